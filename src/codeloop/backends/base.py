@@ -1,0 +1,61 @@
+"""The backend seam: a model that streams text for a chat, and counts tokens."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+Role = Literal["system", "user", "assistant", "tool"]
+
+
+@dataclass(frozen=True)
+class Message:
+    role: Role
+    content: str
+
+
+@dataclass(frozen=True)
+class Sampling:
+    temperature: float | None = None
+    top_p: float | None = None
+    top_k: int | None = None
+    max_tokens: int | None = None
+    stop: tuple[str, ...] = ()
+    seed: int | None = None
+
+
+@dataclass(frozen=True)
+class Chat:
+    """What a backend is asked to continue: the messages, and whether it may write code to run."""
+
+    messages: tuple[Message, ...]
+    code_execution: bool = False
+    sampling: Sampling = field(default_factory=Sampling)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A piece of generated text; the last one of a stream may say why it ended."""
+
+    text: str
+    finish_reason: Literal["STOP", "MAX_TOKENS"] | None = None
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    display_name: str
+    description: str
+    input_token_limit: int
+    output_token_limit: int
+
+
+class Backend(Protocol):
+    info: ModelInfo
+
+    def stream(self, chat: Chat) -> AsyncGenerator[Chunk, None]:
+        """Generate the next assistant message. Closing the iterator early stops generation."""
+        ...
+
+    def count_tokens(self, text: str) -> int: ...

@@ -1,0 +1,50 @@
+"""`codeloop ask`: run the loop in-process on one question and print the trail as it happens."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from codeloop.cli.options import add_settings_flags, settings_from
+from codeloop.cli.render import TrailPrinter
+from codeloop.loop.engine import Conversation
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser("ask", help="Ask one question, running code as the model writes it.")
+    parser.add_argument("question", help="What to ask.")
+    parser.add_argument("--no-code", action="store_true", help="Answer without code execution.")
+    parser.add_argument(
+        "--files-dir", type=Path, default=Path("."), help="Where figures and files are saved (default: .)."
+    )
+    add_settings_flags(parser, "model", "exec_timeout", "max_code_blocks")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    return asyncio.run(_ask(args))
+
+
+async def _ask(args: argparse.Namespace) -> int:
+    from codeloop.backends.registry import Registry
+    from codeloop.loop.engine import Engine
+    from codeloop.sandbox.process import ProcessSandbox
+
+    settings = settings_from(args)
+    backend = Registry(settings.served_models).resolve(settings.model)
+    printer = TrailPrinter(Console(highlight=False), args.files_dir)
+    sandbox = ProcessSandbox(settings.sandbox_limits)
+    try:
+        engine = Engine(backend, sandbox, settings.loop_limits)
+        conversation = Conversation.from_question(args.question, code_execution=not args.no_code)
+        async with contextlib.aclosing(engine.run(conversation)) as events:
+            async for event in events:
+                printer.show(event)
+    finally:
+        await sandbox.close()
+    return 0

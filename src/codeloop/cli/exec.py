@@ -1,0 +1,62 @@
+"""`codeloop exec`: run Python from a file or stdin in a fresh sandbox session and print what it did."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from codeloop.cli.options import add_settings_flags, settings_from
+from codeloop.cli.render import TrailPrinter
+from codeloop.sandbox.execution import Execution, Outcome
+
+EXIT_CODES = {Outcome.OUTCOME_OK: 0, Outcome.OUTCOME_FAILED: 1, Outcome.OUTCOME_DEADLINE_EXCEEDED: 124}
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser("exec", help="Run code in the sandbox and print its output.")
+    parser.add_argument("file", nargs="?", default="-", help="A Python file, or - for stdin (the default).")
+    parser.add_argument("--json", action="store_true", help='Print {"outcome", "output", "files"} as JSON.')
+    parser.add_argument(
+        "--files-dir", type=Path, default=Path("."), help="Where figures and files are saved (default: .)."
+    )
+    add_settings_flags(parser, "exec_timeout", "output_limit")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    code = sys.stdin.read() if args.file == "-" else Path(args.file).read_text()
+    execution = asyncio.run(_execute(code, args))
+    if args.json:
+        print(json.dumps(_as_json(execution)))
+    else:
+        TrailPrinter(Console(highlight=False), args.files_dir).show_execution(execution)
+    return EXIT_CODES.get(execution.outcome, 1)
+
+
+async def _execute(code: str, args: argparse.Namespace) -> Execution:
+    from codeloop.sandbox.process import ProcessSandbox
+
+    sandbox = ProcessSandbox(settings_from(args).sandbox_limits)
+    try:
+        session = await sandbox.open_session()
+        return await session.run(code)
+    finally:
+        await sandbox.close()
+
+
+def _as_json(execution: Execution) -> dict[str, Any]:
+    return {
+        "outcome": execution.outcome.value,
+        "output": execution.output,
+        "files": [
+            {"name": f.name, "mimeType": f.mime_type, "data": base64.b64encode(f.data).decode()}
+            for f in execution.files
+        ],
+    }

@@ -1,0 +1,50 @@
+"""Showing a trail in a terminal: text as it streams, code highlighted, results framed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rich.console import Console
+from rich.panel import Panel
+from rich.syntax import Syntax
+from rich.text import Text
+
+from codeloop.loop.events import CodeBlock, CodeResult, Event, Finished, TextDelta
+from codeloop.sandbox.execution import Execution, Outcome
+
+_STYLES = {
+    Outcome.OUTCOME_OK: ("green", "result"),
+    Outcome.OUTCOME_FAILED: ("red", "failed"),
+    Outcome.OUTCOME_DEADLINE_EXCEEDED: ("yellow", "deadline exceeded"),
+}
+
+
+class TrailPrinter:
+    def __init__(self, console: Console, files_dir: Path) -> None:
+        self.console = console
+        self.files_dir = files_dir
+
+    def show(self, event: Event) -> None:
+        if isinstance(event, TextDelta):
+            self.console.print(event.text, end="", markup=False, highlight=False, soft_wrap=True)
+        elif isinstance(event, CodeBlock):
+            self.console.print(
+                Panel(Syntax(event.code.rstrip("\n"), "python"), title="code", title_align="left")
+            )
+        elif isinstance(event, CodeResult):
+            self.show_execution(event.execution)
+        elif isinstance(event, Finished):
+            usage = event.usage
+            self.console.print(
+                f"\n[dim]{event.finish_reason} · {usage.prompt_tokens} prompt + {usage.candidates_tokens} "
+                f"generated + {usage.tool_use_prompt_tokens} tool tokens[/dim]"
+            )
+
+    def show_execution(self, execution: Execution) -> None:
+        color, title = _STYLES.get(execution.outcome, ("white", str(execution.outcome)))
+        body = Text(execution.output.rstrip("\n") or "(no output)")
+        self.console.print(Panel(body, title=title, title_align="left", border_style=color))
+        for file in execution.files:
+            path = self.files_dir / file.name
+            path.write_bytes(file.data)
+            self.console.print(f"[dim]saved {file.mime_type} to {path}[/dim]")

@@ -1,0 +1,28 @@
+"""`codeloop serve`: the Gemini / Vertex AI compatible HTTP server."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from codeloop.cli.options import add_settings_flags, settings_from
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser("serve", help="Run the HTTP server.", description=__doc__)
+    add_settings_flags(
+        parser, "host", "port", "model", "exec_timeout", "max_code_blocks", "gemini_aliases", "log_level"
+    )
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from codeloop.server.app import create_app
+
+    settings = settings_from(args)
+    app = create_app(settings)
+    print(f"codeloop: serving {', '.join(settings.served_models)} on http://{settings.host}:{settings.port}")
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower())
+    return 0

@@ -1,0 +1,153 @@
+"""The code-execution loop: model -> code -> sandbox -> result -> model, until a final answer."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable
+from dataclasses import dataclass
+
+from google.genai import types
+
+from codeloop.backends.base import Backend, Chat, Message, Sampling
+from codeloop.loop import prompts
+from codeloop.loop.events import CodeBlock, CodeResult, Event, Finished, TextDelta, Usage
+from codeloop.loop.extract import Code, FenceSplitter, Text
+from codeloop.sandbox.base import Sandbox, Session
+
+
+@dataclass(frozen=True)
+class LoopLimits:
+    max_code_blocks: int = 10
+    # Gemini regenerates failing code up to five times before it gives up.
+    max_consecutive_failures: int = 5
+    timeout_s: float | None = None  # per block; None leaves it to the sandbox's limits
+
+
+@dataclass(frozen=True)
+class Conversation:
+    """A request, ready for the loop. Built eagerly so bad input fails before a response starts."""
+
+    messages: tuple[Message, ...]
+    code_execution: bool
+    sampling: Sampling = dataclasses.field(default_factory=Sampling)
+
+    @classmethod
+    def from_contents(
+        cls,
+        contents: Iterable[types.Content],
+        system_instruction: str | None = None,
+        code_execution: bool = True,
+        sampling: Sampling | None = None,
+    ) -> Conversation:
+        messages = prompts.render(contents, system_instruction, code_execution)
+        return cls(tuple(messages), code_execution, sampling or Sampling())
+
+    @classmethod
+    def from_question(cls, question: str, code_execution: bool = True) -> Conversation:
+        return cls.from_contents(
+            [types.Content(role="user", parts=[types.Part(text=question)])], code_execution=code_execution
+        )
+
+
+@dataclass
+class _Tally:
+    prompt: int = 0
+    candidates: int = 0
+    tool: int = 0
+
+    def usage(self) -> Usage:
+        return Usage(self.prompt, self.candidates, self.tool)
+
+
+class Engine:
+    """Runs conversations against one backend, executing code in sessions of one sandbox."""
+
+    def __init__(self, backend: Backend, sandbox: Sandbox, limits: LoopLimits | None = None) -> None:
+        self.backend = backend
+        self.sandbox = sandbox
+        self.limits = limits or LoopLimits()
+
+    async def run(self, conversation: Conversation) -> AsyncGenerator[Event, None]:
+        """Yield the trail as it happens; the last event is always Finished."""
+        messages = list(conversation.messages)
+        tally = _Tally(prompt=sum(self.backend.count_tokens(m.content) for m in messages))
+        session: asyncio.Task[Session] | None = None
+        if conversation.code_execution:
+            # Start the interpreter while the model thinks: most answers need one.
+            session = asyncio.create_task(self.sandbox.open_session())
+        blocks = failures = 0
+        try:
+            while True:
+                # Past its limits the model must answer in text: code it still writes stays text.
+                may_run = conversation.code_execution and not self._spent(blocks, failures)
+                chat = Chat(tuple(messages), may_run, self._remaining(conversation.sampling, tally))
+                text, code, finish = "", None, "STOP"
+                async for piece in self._generate(chat):
+                    if isinstance(piece, Text):
+                        text += piece.text
+                        yield TextDelta(piece.text)
+                    elif isinstance(piece, Code):
+                        code = piece.code
+                    else:
+                        finish = piece
+                generated = text + (prompts.fence(code) if code is not None else "")
+                tally.candidates += self.backend.count_tokens(generated)
+                if code is None:
+                    yield Finished(finish, tally.usage())
+                    return
+                yield CodeBlock(code)
+                assert session is not None
+                execution = await (await session).run(code, self.limits.timeout_s)
+                yield CodeResult(execution)
+                result = prompts.result_message(execution)
+                tally.tool += self.backend.count_tokens(result.content)
+                messages += [Message("assistant", generated), result]
+                blocks += 1
+                failures = 0 if execution.ok else failures + 1
+                if self._remaining(conversation.sampling, tally).max_tokens == 0:
+                    yield Finished("MAX_TOKENS", tally.usage())
+                    return
+        finally:
+            if session is not None:
+                await _close_session(session)
+
+    async def _generate(self, chat: Chat) -> AsyncIterator[Text | Code | str]:
+        """One model call as pieces: text, then at most one complete code block, then the finish reason.
+
+        Generation stops the moment a block closes: what a model writes after its code would only
+        be a guess at the output."""
+        splitter = FenceSplitter(detect_code=chat.code_execution)
+        finish = "STOP"
+        async with contextlib.aclosing(self.backend.stream(chat)) as chunks:
+            async for chunk in chunks:
+                for piece in splitter.feed(chunk.text):
+                    yield piece
+                    if isinstance(piece, Code):
+                        return
+                finish = chunk.finish_reason or finish
+        for piece in splitter.finish(truncated=finish == "MAX_TOKENS"):
+            yield piece
+        yield finish
+
+    def _spent(self, blocks: int, failures: int) -> bool:
+        return blocks >= self.limits.max_code_blocks or failures >= self.limits.max_consecutive_failures
+
+    @staticmethod
+    def _remaining(sampling: Sampling, tally: _Tally) -> Sampling:
+        if sampling.max_tokens is None:
+            return sampling
+        return dataclasses.replace(sampling, max_tokens=max(0, sampling.max_tokens - tally.candidates))
+
+
+async def _close_session(task: asyncio.Task[Session]) -> None:
+    # Shielded: the loop may be closing because its client went away, and a session must never leak.
+    async def close() -> None:
+        try:
+            session = await task
+        except Exception:
+            return  # it never opened; whoever needed it has seen why
+        await session.close()
+
+    await asyncio.shield(close())

@@ -1,0 +1,43 @@
+"""What the loop reports as it runs: text as it is generated, each code block, each result, the end."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from codeloop.sandbox.execution import Execution
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    text: str
+
+
+@dataclass(frozen=True)
+class CodeBlock:
+    code: str
+    language: str = "PYTHON"
+
+
+@dataclass(frozen=True)
+class CodeResult:
+    execution: Execution
+
+
+@dataclass(frozen=True)
+class Usage:
+    prompt_tokens: int = 0
+    candidates_tokens: int = 0
+    tool_use_prompt_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.candidates_tokens + self.tool_use_prompt_tokens
+
+
+@dataclass(frozen=True)
+class Finished:
+    finish_reason: str
+    usage: Usage
+
+
+Event = TextDelta | CodeBlock | CodeResult | Finished

@@ -1,0 +1,105 @@
+"""Find ```python blocks in text as it streams, so code can run the moment its fence closes."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+PYTHON_LANGUAGES = frozenset({"python", "py", "python3", "tool_code"})
+
+_OPENER = re.compile(r"^```[ \t]*([\w+.-]*)[ \t]*\n?$")
+_CLOSER = re.compile(r"^```[ \t]*\n?$")
+# A partial line that could still grow into a fence line, so it is held back until it ends.
+_FENCE_PREFIX = re.compile(r"^(`{1,2}|```[\w+.-]*[ \t]*)$")
+
+
+@dataclass(frozen=True)
+class Text:
+    text: str
+
+
+@dataclass(frozen=True)
+class Code:
+    code: str
+
+
+Piece = Text | Code
+
+
+def find_code_blocks(text: str) -> list[str]:
+    """Every complete Python block in a finished text, in order."""
+    splitter = FenceSplitter()
+    pieces = splitter.feed(text) + splitter.finish(truncated=True)
+    return [piece.code for piece in pieces if isinstance(piece, Code)]
+
+
+class FenceSplitter:
+    """Splits streamed text into Text pieces and complete Code blocks.
+
+    Fences count only at the start of a line. Other languages' fenced blocks stay text,
+    and a Python fence inside them is not an opener.
+    """
+
+    def __init__(self, detect_code: bool = True) -> None:
+        self._detect_code = detect_code
+        self._line = ""  # the current, unfinished line
+        self._code: list[str] | None = None  # lines of an open Python block
+        self._in_other_fence = False
+        self._mid_line = False  # the current line's start was already emitted, so it holds no fence
+
+    def feed(self, text: str) -> list[Piece]:
+        out: list[Piece] = []
+        pending = ""
+        *lines, self._line = (self._line + text).split("\n")
+        for line in lines:
+            if self._mid_line:  # the rest of a line whose start already went out as text
+                self._mid_line = False
+                pending += line + "\n"
+            else:
+                pending = self._take_line(line + "\n", pending, out)
+        if self._code is None and self._line and (self._mid_line or not _FENCE_PREFIX.match(self._line)):
+            pending += self._line
+            self._line = ""
+            self._mid_line = True
+        if pending:
+            out.append(Text(pending))
+        return out
+
+    def finish(self, truncated: bool = False) -> list[Piece]:
+        """Flush what is held. A block the stream ended inside is complete unless `truncated`
+
+        (a stop sequence may have eaten the closing fence; a token limit may have cut the code)."""
+        out: list[Piece] = []
+        line, self._line = self._line, ""
+        if self._code is not None:
+            code, self._code = self._code, None
+            closed = bool(_CLOSER.match(line))
+            if closed:
+                line = ""
+            if truncated and not closed:
+                out.append(Text("```python\n" + "".join(code) + line))
+            else:
+                out.append(Code("".join(code) + line))
+        elif line:
+            out.append(Text(line))
+        return out
+
+    def _take_line(self, line: str, pending: str, out: list[Piece]) -> str:
+        if self._code is not None:
+            if _CLOSER.match(line):
+                out.append(Code("".join(self._code)))
+                self._code = None
+            else:
+                self._code.append(line)
+            return pending
+        opener = _OPENER.match(line)
+        if self._in_other_fence:
+            self._in_other_fence = not _CLOSER.match(line)
+        elif opener and self._detect_code and opener[1].lower() in PYTHON_LANGUAGES:
+            if pending:
+                out.append(Text(pending))
+            self._code = []
+            return ""
+        elif opener:
+            self._in_other_fence = True
+        return pending + line

@@ -1,0 +1,103 @@
+"""How a Gemini conversation is put to a chat model: the tool's system prompt and the replayed trail."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from google.genai import types
+
+from codeloop.backends.base import Message
+from codeloop.errors import InvalidRequest
+from codeloop.sandbox.execution import Execution, Outcome
+
+CODE_EXECUTION_PROMPT = """\
+You can run Python code. To run code, write it in a fenced block that starts with ```python \
+and ends with ```. The block runs as soon as you close it and its output comes back to you \
+in the next message; variables persist between blocks. Use print() to see values. \
+numpy, pandas and matplotlib are available; there is no network access and you cannot \
+install packages. If the code fails, read the error, fix it and run it again. When you \
+have the result, reply with the final answer in plain text, without a code block."""
+
+_RESULT_HEADERS = {
+    Outcome.OUTCOME_OK: "Output:",
+    Outcome.OUTCOME_FAILED: "The code failed:",
+    Outcome.OUTCOME_DEADLINE_EXCEEDED: "The code ran past its time limit:",
+}
+
+
+def fence(code: str) -> str:
+    return f"```python\n{code if code.endswith(chr(10)) else code + chr(10)}```\n"
+
+
+def format_result(outcome: Outcome | str | None, output: str) -> str:
+    """The tool message a model sees after a block ran."""
+    header = _RESULT_HEADERS.get(Outcome(outcome or Outcome.OUTCOME_OK), "Output:")
+    return f"{header}\n{output}" if output else f"{header}\n(no output)"
+
+
+def result_message(execution: Execution) -> Message:
+    return Message("tool", format_result(execution.outcome, execution.output))
+
+
+def render(
+    contents: Iterable[types.Content], system_instruction: str | None, code_execution: bool
+) -> list[Message]:
+    """The chat messages for a conversation: system prompt, then each turn, code trail included."""
+    system = [CODE_EXECUTION_PROMPT] if code_execution else []
+    if system_instruction:
+        system.append(system_instruction)
+    messages = [Message("system", "\n\n".join(system))] if system else []
+    for content in contents:
+        if content.role == "model":
+            messages.extend(_model_turn(content.parts or ()))
+        else:
+            messages.append(Message("user", _user_text(content.parts or ())))
+    return messages
+
+
+def content_text(content: types.Content | None) -> str:
+    """The text of a Content (systemInstruction), its parts joined."""
+    if content is None:
+        return ""
+    return "\n".join(part.text for part in content.parts or () if part.text)
+
+
+def _user_text(parts: Iterable[types.Part]) -> str:
+    texts = []
+    for part in parts:
+        if part.text is not None and not part.thought:
+            texts.append(part.text)
+        elif part.inline_data is not None or part.file_data is not None:
+            raise InvalidRequest("Input files (inlineData, fileData) are not supported by this server yet.")
+        elif part.function_call is not None or part.function_response is not None:
+            raise InvalidRequest("Function calling is not supported by this server yet.")
+        elif part.executable_code is not None or part.code_execution_result is not None:
+            raise InvalidRequest("executableCode and codeExecutionResult parts belong in model turns.")
+    return "\n".join(texts)
+
+
+def _model_turn(parts: Iterable[types.Part]) -> list[Message]:
+    """A model turn replayed: its text and code as assistant messages, each result as a tool message."""
+    messages: list[Message] = []
+    text = ""
+    for part in parts:
+        if part.thought:
+            continue
+        if part.text is not None:
+            text += part.text
+        elif part.executable_code is not None:
+            text += ("\n" if text and not text.endswith("\n") else "") + fence(
+                part.executable_code.code or ""
+            )
+        elif part.code_execution_result is not None:
+            if text:
+                messages.append(Message("assistant", text))
+                text = ""
+            result = part.code_execution_result
+            messages.append(Message("tool", format_result(result.outcome, result.output or "")))
+        elif part.function_call is not None:
+            raise InvalidRequest("Function calling is not supported by this server yet.")
+        # inlineData in a model turn is a figure the code drew: the text trail carries its story.
+    if text:
+        messages.append(Message("assistant", text))
+    return messages

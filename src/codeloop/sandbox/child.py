@@ -1,0 +1,334 @@
+"""The session process: one persistent interpreter running the blocks the server sends it.
+
+Started by process.py as `python -I -B -u child.py <fd> <server pid>`, in the session's
+working dir. Fds 1 and 2 are the server's output pipe, so prints, os.system and C-level
+writes all reach it in order without passing through here; <fd> is the protocol socket,
+which user code never sees as stdout. This module imports only the stdlib: protocol.py is
+loaded by path, because importing the codeloop package would pull in google.genai.
+"""
+
+from __future__ import annotations
+
+import base64
+import builtins
+import faulthandler
+import importlib.machinery
+import io
+import linecache
+import os
+import sys
+import traceback
+import types
+import warnings
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from codeloop.sandbox import protocol
+
+IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
+# Raw image bytes returned per block; base64 of this stays well under MAX_MESSAGE_BYTES.
+FILE_BUDGET = 32 << 20
+# A traceback longer than this is noise, and must not overflow the frame whatever the limits.
+MAX_TRAILER_BYTES = 1 << 20
+# Bound the per-block scan of the working dir for images, whatever user code wrote there.
+MAX_SCAN_ENTRIES = 10_000
+# How tracebacks name user code, as `python -c` does; each block is compiled under its
+# own name so that linecache finds the right source for functions from earlier blocks.
+DISPLAY_NAME = "<string>"
+_PR_SET_PDEATHSIG = 1
+_SIGKILL = 9
+_SELF = frozenset({__file__, os.path.abspath(__file__)})
+
+
+def _load_protocol() -> types.ModuleType:
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "protocol.py")
+    spec = importlib.util.spec_from_file_location("_codeloop_sandbox_protocol", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+if not TYPE_CHECKING:
+    protocol = _load_protocol()
+
+
+class Interpreter:
+    """The session's state: one __main__ namespace shared by every block."""
+
+    def __init__(self, workdir: str) -> None:
+        self.workdir = workdir
+        self.pid = os.getpid()
+        self.main = types.ModuleType("__main__")
+        self.main.__dict__["__builtins__"] = builtins
+        self.blocks = 0
+        self.block_names: set[str] = set()
+        self.figures: list[bytes] = []
+        self.errors: list[str] = []
+
+    def install(self) -> None:
+        """Make the process look like a REPL to user code, and pyplot render inline."""
+        # User code is __main__, so pickle, dataclasses and `if __name__ == "__main__"` work.
+        sys.modules["__main__"] = self.main
+        sys.argv = [""]
+        sys.path.insert(0, "")
+        sys.meta_path.insert(0, _PyplotHook(self._make_show))
+        # fig.show() on Agg: harmless here, figures are returned anyway.
+        non_gui = (
+            r"(FigureCanvas\w* is non-interactive|Matplotlib is currently using \w+, which is a non-GUI)"
+        )
+        warnings.filterwarnings("ignore", message=non_gui, category=UserWarning)
+
+    def run(self, code: str, output_bytes: int) -> dict[str, Any]:
+        self.blocks += 1
+        self.figures, self.errors = [], []
+        before = _snapshot(self.workdir)
+        ok, trailer = self._execute(code)
+        files: list[dict[str, str]] = []
+        try:
+            self.capture_figures()
+            files = self._files(before)
+            _repair_std_streams()
+        except BaseException as exc:  # our own post-processing must never kill the session
+            self.errors.append("Error collecting the block's results:\n" + self.format_exception(exc))
+        if self.errors:
+            ok = False
+            trailer += "".join(self.errors)
+        return {
+            "type": "result",
+            "ok": ok,
+            "trailer": _tail(trailer, min(output_bytes, MAX_TRAILER_BYTES)),
+            "files": files,
+        }
+
+    def _execute(self, code: str) -> tuple[bool, str]:
+        name = f"<block-{self.blocks}>"
+        self.block_names.add(name)
+        lines = code.splitlines(keepends=True)
+        if lines and not lines[-1].endswith("\n"):
+            lines[-1] += "\n"  # as linecache does for files; traceback carets are off by one without
+        linecache.cache[name] = (len(code), None, lines, name)
+        ok, trailer = True, ""
+        try:
+            # dont_inherit: this module's `from __future__ import annotations` is not the user's.
+            exec(compile(code, name, "exec", dont_inherit=True), self.main.__dict__)
+        except SystemExit as exc:
+            if exc.code is not None and exc.code != 0:
+                ok, trailer = False, f"SystemExit: {exc.code}\n"
+        except BaseException as exc:
+            ok, trailer = False, self.format_exception(exc)
+        if os.getpid() != self.pid:
+            # A fork of user code fell out of exec: it must not answer the server as us.
+            sys.stderr.write(trailer)
+            _flush_std_streams()
+            os._exit(0 if ok else 1)
+        return ok, trailer
+
+    def format_exception(self, exc: BaseException) -> str:
+        """The REPL's traceback, minus this module's frames, with blocks named DISPLAY_NAME."""
+        try:
+            te = traceback.TracebackException.from_exception(exc, compact=True)
+            self._scrub(te, set())
+            return "".join(te.format())
+        except Exception as err:  # e.g. a hostile __getattr__ on the exception's class
+            return f"{type(exc).__qualname__} (its traceback could not be formatted: {type(err).__name__})\n"
+
+    def _scrub(self, te: traceback.TracebackException, seen: set[int]) -> None:
+        if id(te) in seen:
+            return
+        seen.add(id(te))
+        # Source lines were looked up at construction, so renaming frames loses nothing.
+        te.stack = traceback.StackSummary.from_list([f for f in te.stack if f.filename not in _SELF])
+        for frame in te.stack:
+            if frame.filename in self.block_names:
+                frame.filename = DISPLAY_NAME
+        if getattr(te, "filename", None) in self.block_names:  # SyntaxError
+            te.filename = DISPLAY_NAME
+        for nested in (te.__cause__, te.__context__, *(getattr(te, "exceptions", None) or ())):
+            if nested is not None:
+                self._scrub(nested, seen)
+
+    def _make_show(self) -> Callable[..., None]:
+        """pyplot.show for the session: a plain function, as matplotlib sets its __signature__."""
+
+        def show(*args: object, **kwargs: object) -> None:
+            self.capture_figures()
+
+        return show
+
+    def capture_figures(self) -> None:
+        """Render every open pyplot figure, then close them all, as a notebook's show() does."""
+        plt = sys.modules.get("matplotlib.pyplot")
+        if plt is None:
+            return
+        try:
+            for num in plt.get_fignums():
+                buf = io.BytesIO()
+                try:
+                    plt.figure(num).savefig(buf, format="png", bbox_inches="tight")
+                except Exception as exc:
+                    self.errors.append(f"Error rendering figure {num}:\n" + self.format_exception(exc))
+                else:
+                    self.figures.append(buf.getvalue())
+        finally:
+            plt.close("all")
+
+    def _files(self, before: dict[str, tuple[int, int]]) -> list[dict[str, str]]:
+        """Figures first, then the images this block wrote or changed in the working dir."""
+        budget = FILE_BUDGET
+        out: list[dict[str, str]] = []
+
+        def add(name: str, mime_type: str, data: bytes) -> None:
+            nonlocal budget
+            if len(data) > budget:
+                self.errors.append(f"[{name} not returned: {len(data)} bytes is over the size limit]\n")
+                return
+            budget -= len(data)
+            encoded = base64.b64encode(data).decode("ascii")
+            out.append({"name": _clean(name), "mime_type": mime_type, "data": encoded})
+
+        for i, png in enumerate(self.figures, start=1):
+            add(f"figure_{i}.png", "image/png", png)
+        after = _snapshot(self.workdir)
+        for rel in sorted(rel for rel, stamp in after.items() if before.get(rel) != stamp):
+            try:
+                with open(os.path.join(self.workdir, rel), "rb") as f:
+                    data = f.read(budget + 1)
+            except OSError:
+                continue
+            add(rel, IMAGE_TYPES[os.path.splitext(rel)[1].lower()], data)
+        return out
+
+
+class _PyplotHook:
+    """An import hook that swaps pyplot.show for ours, so show() renders inline and never blocks."""
+
+    def __init__(self, make_show: Callable[[], Callable[..., None]]) -> None:
+        self.make_show = make_show
+
+    def find_spec(
+        self, fullname: str, path: Sequence[str] | None, target: types.ModuleType | None = None
+    ) -> importlib.machinery.ModuleSpec | None:
+        if fullname != "matplotlib.pyplot":
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(fullname, path)
+        loader = spec.loader if spec is not None else None
+        if loader is None:
+            return spec
+        exec_module = loader.exec_module
+        make_show = self.make_show
+
+        def exec_and_patch(module: types.ModuleType) -> None:
+            exec_module(module)
+            setattr(module, "show", make_show())  # noqa: B010  (mypy: ModuleType has no show)
+
+        setattr(loader, "exec_module", exec_and_patch)  # noqa: B010  (mypy: no assigning to methods)
+        return spec
+
+
+def _snapshot(root: str) -> dict[str, tuple[int, int]]:
+    """(mtime_ns, size) of every image under root, skipping dot-dirs and symlinks."""
+    found: dict[str, tuple[int, int]] = {}
+    pending, budget = [root], MAX_SCAN_ENTRIES
+    while pending and budget > 0:
+        try:
+            entries = list(os.scandir(pending.pop()))
+        except OSError:
+            continue
+        for entry in entries[:budget]:
+            budget -= 1
+            if entry.name.startswith("."):
+                continue
+            try:
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append(entry.path)
+                elif os.path.splitext(entry.name)[1].lower() in IMAGE_TYPES and entry.is_file(
+                    follow_symlinks=False
+                ):
+                    st = entry.stat(follow_symlinks=False)
+                    found[os.path.relpath(entry.path, root)] = (st.st_mtime_ns, st.st_size)
+            except OSError:
+                continue
+    return found
+
+
+def _clean(text: str) -> str:
+    """Valid UTF-8 whatever user code produced (lone surrogates would break the frame)."""
+    return text.encode("utf-8", "replace").decode("utf-8")
+
+
+def _tail(text: str, limit: int) -> str:
+    """The end of text within limit bytes: a traceback's last lines are the ones that matter."""
+    data = text.encode("utf-8", "replace")
+    if len(data) <= limit:
+        return data.decode("utf-8")
+    return f"[{len(data) - limit} bytes of traceback not shown]\n" + data[-limit:].decode("utf-8", "ignore")
+
+
+def _flush_std_streams() -> None:
+    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
+        try:
+            if stream is not None:
+                stream.flush()
+        except Exception:
+            pass  # closed or replaced by user code: nothing of ours to lose
+
+
+def _repair_std_streams() -> None:
+    """Undo `exit()` closing stdin and friends, so later blocks (and fd numbers) stay sane."""
+    for fd, name, mode in ((0, "stdin", "r"), (1, "stdout", "w"), (2, "stderr", "w")):
+        stream = getattr(sys, name)
+        if stream is not None and not getattr(stream, "closed", False):
+            continue
+        try:
+            os.fstat(fd)
+        except OSError:
+            dev = os.open(os.devnull, os.O_RDWR)
+            if dev != fd:
+                os.dup2(dev, fd)
+                os.close(dev)
+        if mode == "r":
+            stream = open(fd, encoding="utf-8", closefd=False)  # noqa: SIM115
+        else:  # unbuffered, as under -u, so prints interleave with subprocess output
+            raw = open(fd, "wb", buffering=0, closefd=False)  # noqa: SIM115
+            stream = io.TextIOWrapper(raw, encoding="utf-8", write_through=True)
+        setattr(sys, name, stream)
+
+
+def _die_with_server(server_pid: int) -> None:
+    """Have the kernel SIGKILL us when the server dies, then check it is not already gone."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, _SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass  # not Linux: close() still kills us, only a crashed server would leak us
+    if os.getppid() != server_pid:
+        os._exit(1)
+
+
+def main(argv: list[str]) -> int:
+    fd, server_pid = int(argv[1]), int(argv[2])
+    _die_with_server(server_pid)
+    os.set_inheritable(fd, False)  # pass_fds made it inheritable; os.system children must not get it
+    faulthandler.enable()  # a segfault in user C code then leaves a trace in the block's output
+    interpreter = Interpreter(os.getcwd())
+    interpreter.install()
+    protocol.write_message(fd, {"type": "ready", "pid": os.getpid()})
+    while (request := protocol.read_message(fd)) is not None:
+        if request.get("type") != "run":
+            raise protocol.ProtocolError(f"unexpected request {request.get('type')!r}")
+        reply = interpreter.run(str(request["code"]), int(request["output_bytes"]))
+        _flush_std_streams()  # everything printed must be in the pipe before the server hears "done"
+        protocol.write_message(fd, reply)
+    return 0
+
+
+if __name__ == "__main__":
+    _status = main(sys.argv)
+    _flush_std_streams()
+    os._exit(_status)  # skip joining threads user code left running

@@ -1,0 +1,419 @@
+"""ProcessSandbox: every session is one plain child process running child.py, no isolation yet.
+
+This first sandbox only keeps sessions apart and cleans up after them; it is not a security
+boundary (same uid, same filesystem view, network allowed). A hardened sandbox with
+namespaces, seccomp and a fork-server zygote replaces it behind the same Sandbox interface.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from codeloop.errors import SandboxFailure
+from codeloop.sandbox.execution import Execution, Outcome, OutputFile
+from codeloop.sandbox.limits import Limits
+from codeloop.sandbox.protocol import ProtocolError, encode, read_message_async
+
+__all__ = ["ProcessSandbox", "ProcessSession"]
+
+CHILD_SCRIPT = Path(__file__).with_name("child.py")
+# Generous: a cold start on a loaded host; a warm one takes tens of milliseconds.
+START_TIMEOUT_S = 30.0
+# How long a child that closed its end of the socket gets to be reaped, for an exit status.
+EXIT_GRACE_S = 0.5
+_READ_CHUNK = 1 << 16
+# A drain reads what is already in the pipe: one pipe buffer, plus slack for busy writers.
+_DRAIN_LIMIT = 1 << 20
+
+
+class _Output:
+    """The child's fds 1 and 2: a pipe, read while a block runs, keeping its first `limit` bytes.
+
+    Between blocks nobody reads it, so a chatty background process blocks instead of
+    filling memory; what it wrote meanwhile is dropped when the next block starts.
+    """
+
+    def __init__(self, fd: int, limit: int) -> None:
+        """Starts reading at once, so a child that dies at startup can tell us why."""
+        os.set_blocking(fd, False)
+        self._fd = fd
+        self._loop = asyncio.get_running_loop()
+        self._reading = False
+        self._open = True
+        self._kept = bytearray()
+        self._dropped = 0
+        self._limit = limit
+        self._resume()
+
+    def start(self, limit: int) -> None:
+        """A new block: drop what came between blocks, read until stop()."""
+        self.drain()
+        self._kept, self._dropped, self._limit = bytearray(), 0, limit
+        self._resume()
+
+    def stop(self) -> None:
+        """Take in what is already in the pipe (all the child wrote before it answered), then pause."""
+        self.drain()
+        self._pause()
+
+    def drain(self) -> None:
+        for _ in range(_DRAIN_LIMIT // _READ_CHUNK):
+            if not self._read():
+                break
+
+    def close(self) -> None:
+        if self._open:
+            self._pause()
+            self._open = False
+            os.close(self._fd)
+
+    def text(self, trailer: str = "") -> str:
+        """What the block printed, cut to fit `limit` together with the trailer (traceback, notes)."""
+        tail = trailer.encode("utf-8", "replace")
+        head = bytes(self._kept[: max(self._limit - len(tail), 0)])
+        hidden = len(self._kept) - len(head) + self._dropped
+        text = head.decode("utf-8", "replace")
+        if hidden:
+            text = _join(text, f"[output truncated: {hidden} bytes not shown]\n")
+        return _join(text, tail.decode("utf-8"))
+
+    def _read(self) -> bool:
+        """One read into the buffer; False once the pipe is empty for now, or closed."""
+        if not self._open:
+            return False
+        try:
+            data = os.read(self._fd, _READ_CHUNK)
+        except BlockingIOError:
+            return False
+        except OSError:
+            data = b""
+        if not data:  # every writer is gone: the child and all it spawned
+            self.close()
+            return False
+        room = max(self._limit - len(self._kept), 0)
+        self._kept += data[:room]
+        self._dropped += max(len(data) - room, 0)
+        return True
+
+    def _resume(self) -> None:
+        if self._open and not self._reading:
+            self._loop.add_reader(self._fd, self._read)
+            self._reading = True
+
+    def _pause(self) -> None:
+        if self._reading:
+            self._loop.remove_reader(self._fd)
+            self._reading = False
+
+
+def _join(text: str, more: str) -> str:
+    if text and more and not text.endswith("\n"):
+        text += "\n"
+    return text + more
+
+
+class _Child:
+    """One interpreter process: its protocol socket, its output pipe, its process group."""
+
+    def __init__(
+        self,
+        proc: asyncio.subprocess.Process,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        output: _Output,
+    ) -> None:
+        self.proc = proc
+        self._reader = reader
+        self._writer = writer
+        self._output = output
+        self._killed = False
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    @property
+    def usable(self) -> bool:
+        return not self._killed and self.proc.returncode is None
+
+    @classmethod
+    async def start(cls, python: str, workdir: Path, env: dict[str, str]) -> _Child:
+        ours, theirs = socket.socketpair()
+        out_r, out_w = os.pipe()
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *(python, "-I", "-B", "-u", str(CHILD_SCRIPT), str(theirs.fileno()), str(os.getpid())),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=out_w,
+                stderr=out_w,
+                pass_fds=(theirs.fileno(),),
+                cwd=workdir,
+                env=env,
+                # Its own process group: one killpg reaches everything user code spawns,
+                # unless that calls setsid() itself, which the hardened sandbox must handle.
+                start_new_session=True,
+            )
+        except OSError as exc:
+            ours.close()
+            os.close(out_r)
+            raise SandboxFailure(f"cannot start the interpreter {python}: {exc}") from exc
+        finally:
+            theirs.close()
+            os.close(out_w)
+        output = _Output(out_r, limit=4096)
+        reader, writer = await asyncio.open_unix_connection(sock=ours)
+        child = cls(proc, reader, writer, output)
+        try:
+            async with asyncio.timeout(START_TIMEOUT_S):
+                hello = await read_message_async(reader)
+            if hello is None or hello.get("type") != "ready":
+                raise ProtocolError(f"expected a ready message, got {hello!r}")
+        except TimeoutError as exc:
+            await child.kill()
+            raise SandboxFailure(f"the interpreter was not ready within {START_TIMEOUT_S:g} s") from exc
+        except (ProtocolError, OSError) as exc:
+            how = await child._post_mortem(exc)
+            printed = output.text().strip()
+            detail = f"; it printed: {printed}" if printed else ""
+            raise SandboxFailure(f"the interpreter {how} before it was ready{detail}") from exc
+        except BaseException:
+            child.abandon()
+            raise
+        output.stop()
+        return child
+
+    async def run(self, code: str, timeout_s: float, output_bytes: int) -> Execution:
+        try:
+            request = encode({"type": "run", "code": code, "output_bytes": output_bytes})
+        except ProtocolError as exc:
+            return Execution(Outcome.OUTCOME_FAILED, f"The code block was not run: {exc}.\n")
+        self._output.start(output_bytes)
+        try:
+            async with asyncio.timeout(timeout_s):
+                self._writer.write(request)
+                await self._writer.drain()
+                reply = await self._reply()
+            files = _files(reply)
+        except TimeoutError:
+            await self.kill()
+            note = (
+                f"Execution timed out after {timeout_s:g} s; "
+                "the interpreter was restarted and its state lost.\n"
+            )
+            return Execution(Outcome.OUTCOME_DEADLINE_EXCEEDED, self._output.text(note))
+        except (ProtocolError, OSError) as exc:
+            how = await self._post_mortem(exc)
+            note = f"The interpreter {how}; it was restarted and its state lost.\n"
+            return Execution(Outcome.OUTCOME_FAILED, self._output.text(note))
+        except BaseException:
+            self.abandon()  # cancelled mid-block: its state is unknown, so it must not serve another
+            raise
+        self._output.stop()
+        outcome = Outcome.OUTCOME_OK if reply["ok"] else Outcome.OUTCOME_FAILED
+        return Execution(outcome, self._output.text(reply["trailer"]), files)
+
+    async def _reply(self) -> dict[str, Any]:
+        """The block's result, or ProtocolError if the child dies or garbles the channel first."""
+        read = asyncio.ensure_future(read_message_async(self._reader))
+        exited = asyncio.ensure_future(self.proc.wait())
+        try:
+            await asyncio.wait({read, exited}, return_when=asyncio.FIRST_COMPLETED)
+            if not read.done():
+                # Exited, yet a fork of user code may still hold the socket open: don't wait on EOF.
+                await asyncio.wait({read}, timeout=EXIT_GRACE_S)
+            reply = read.result() if read.done() else None
+        finally:
+            for task in (read, exited):
+                task.cancel()
+            await asyncio.gather(read, exited, return_exceptions=True)
+        if reply is None:
+            raise ProtocolError("the interpreter closed the channel")
+        if reply.get("type") != "result":
+            raise ProtocolError(f"expected a result message, got type {reply.get('type')!r}")
+        return reply
+
+    async def _post_mortem(self, exc: Exception) -> str:
+        """Kill the child; say how it died ("exited with code 3"), or how it broke the channel."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(EXIT_GRACE_S):
+                await self.proc.wait()
+        status = self.proc.returncode
+        await self.kill()
+        if status is None:
+            return f"broke its control channel ({exc})"
+        if status < 0:
+            return f"was killed by signal {_signal_name(-status)}"
+        return f"exited with code {status}"
+
+    def _signal(self) -> None:
+        """SIGKILL the whole process group."""
+        self._killed = True
+        # ESRCH: the leader and everything it spawned are gone. The group id cannot have been
+        # reused meanwhile: Linux hands out no pid still in use as a process group id.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, signal.SIGKILL)
+
+    async def kill(self) -> None:
+        """Idempotent: SIGKILL the group, reap the child, keep what it printed, close the fds."""
+        self._signal()
+        await self.proc.wait()
+        self._output.stop()
+        self._output.close()
+        self._writer.transport.abort()
+
+    def abandon(self) -> None:
+        """kill() for when we cannot await: asyncio's child watcher reaps it; kill() may follow."""
+        self._signal()
+        self._output.close()
+        self._writer.transport.abort()
+
+
+def _files(reply: dict[str, Any]) -> tuple[OutputFile, ...]:
+    try:
+        if not isinstance(reply["ok"], bool) or not isinstance(reply["trailer"], str):
+            raise TypeError("ok must be a bool and trailer a str")
+        return tuple(
+            OutputFile(str(f["name"]), str(f["mime_type"]), base64.b64decode(f["data"], validate=True))
+            for f in reply["files"]
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ProtocolError(f"malformed result: {exc}") from None
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return str(number)
+
+
+class ProcessSession:
+    """A Session on one child process; after a timeout or crash the next block gets a fresh one."""
+
+    def __init__(self, sandbox: ProcessSandbox, workdir: Path) -> None:
+        self._sandbox = sandbox
+        self.workdir = workdir
+        self._child: _Child | None = None
+        self._lock = asyncio.Lock()
+        self._closed = False
+
+    @property
+    def pid(self) -> int | None:
+        """The interpreter's pid (also its process group id), if one is running."""
+        return self._child.pid if self._child is not None and self._child.usable else None
+
+    async def start(self) -> None:
+        async with self._lock:
+            await self._ensure_child()
+
+    async def run(self, code: str, timeout_s: float | None = None) -> Execution:
+        limits = self._sandbox.limits
+        timeout = limits.timeout_s if timeout_s is None else timeout_s
+        async with self._lock:
+            child = await self._ensure_child()
+            execution = await child.run(code, timeout, limits.output_bytes)
+            if self._closed:
+                raise SandboxFailure("the session was closed while running the block")
+            return execution
+
+    async def _ensure_child(self) -> _Child:
+        if self._closed:
+            raise SandboxFailure("the session is closed")
+        if self._child is not None and not self._child.usable:
+            child, self._child = self._child, None
+            await child.kill()
+        if self._child is None:
+            child = await _Child.start(self._sandbox.python, self.workdir, self._sandbox.child_env(self))
+            if self._closed:  # close() ran while it started
+                await child.kill()
+                raise SandboxFailure("the session is closed")
+            self._child = child
+        return self._child
+
+    async def close(self) -> None:
+        """Kill every process of the session, remove its working dir. Idempotent; doesn't wait for run()."""
+        if self._closed:
+            return
+        self._closed = True
+        child, self._child = self._child, None
+        if child is not None:
+            await child.kill()
+        await asyncio.to_thread(shutil.rmtree, self.workdir, ignore_errors=True)
+        self._sandbox._forget(self)
+
+
+class ProcessSandbox:
+    """Opens ProcessSessions, each in a fresh private dir under one per-sandbox temp dir."""
+
+    def __init__(
+        self,
+        limits: Limits,
+        python: str = sys.executable,
+        *,
+        root: str | os.PathLike[str] | None = None,
+    ) -> None:
+        self.limits = limits
+        self.python = python
+        self._root = root
+        self._home: Path | None = None
+        self._sessions: set[ProcessSession] = set()
+        self._closed = False
+
+    async def open_session(self) -> ProcessSession:
+        if self._closed:
+            raise SandboxFailure("the sandbox is closed")
+        try:
+            workdir = Path(tempfile.mkdtemp(prefix="session-", dir=self._ensure_home()))
+        except OSError as exc:
+            raise SandboxFailure(f"cannot create a session dir: {exc}") from exc
+        session = ProcessSession(self, workdir)
+        self._sessions.add(session)
+        try:
+            await session.start()
+        except BaseException:
+            await session.close()
+            raise
+        return session
+
+    async def close(self) -> None:
+        self._closed = True
+        await asyncio.gather(*(session.close() for session in list(self._sessions)))
+        if self._home is not None:
+            await asyncio.to_thread(shutil.rmtree, self._home, ignore_errors=True)
+            self._home = None
+
+    def child_env(self, session: ProcessSession) -> dict[str, str]:
+        """The whole environment of a session process: nothing of the server's leaks in."""
+        path = os.environ.get("PATH", os.defpath)
+        bindir = os.path.dirname(self.python)
+        if bindir and bindir not in path.split(os.pathsep):
+            path = bindir + os.pathsep + path  # `python`/`pip` in a shell mean the sandbox's
+        return {
+            "PATH": path,
+            "LANG": "C.UTF-8",
+            "HOME": str(session.workdir),
+            "MPLBACKEND": "Agg",
+            # Outside every workdir and shared: matplotlib builds its font cache once per sandbox.
+            "MPLCONFIGDIR": str(self._ensure_home() / "mplconfig"),
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONUNBUFFERED": "1",
+        }
+
+    def _ensure_home(self) -> Path:
+        if self._home is None:
+            self._home = Path(tempfile.mkdtemp(prefix="codeloop-sandbox-", dir=self._root))
+            (self._home / "mplconfig").mkdir()
+        return self._home
+
+    def _forget(self, session: ProcessSession) -> None:
+        self._sessions.discard(session)

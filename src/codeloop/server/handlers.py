@@ -1,0 +1,60 @@
+"""Every failure leaves the server as Google's error body; tracebacks go to the log, never to clients."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+from codeloop.errors import CodeloopError
+from codeloop.wire.errors import error_body, error_body_for
+
+log = logging.getLogger("codeloop.server")
+
+_HTTP_STATUS = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    405: "UNIMPLEMENTED",
+    413: "INVALID_ARGUMENT",
+    429: "RESOURCE_EXHAUSTED",
+}
+
+
+async def on_codeloop_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, CodeloopError)
+    if exc.code >= 500:
+        log.error("%s %s failed: %s", request.method, request.url.path, exc.message)
+    return JSONResponse(error_body_for(exc), status_code=exc.code)
+
+
+async def on_http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, HTTPException)
+    status = _HTTP_STATUS.get(exc.status_code, "INTERNAL" if exc.status_code >= 500 else "INVALID_ARGUMENT")
+    message = (
+        f"The requested URL {request.url.path} was not found on this server."
+        if exc.status_code == 404
+        else str(exc.detail)
+    )
+    return JSONResponse(error_body(exc.status_code, message, status), status_code=exc.status_code)
+
+
+async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
+    return JSONResponse(error_body(400, f"Invalid request: {exc}", "INVALID_ARGUMENT"), status_code=400)
+
+
+async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("%s %s failed unexpectedly", request.method, request.url.path)
+    body = error_body(500, "Internal error; the server log has the details.", "INTERNAL")
+    return JSONResponse(body, status_code=500)
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(CodeloopError, on_codeloop_error)
+    app.add_exception_handler(HTTPException, on_http_error)
+    app.add_exception_handler(RequestValidationError, on_validation_error)
+    app.add_exception_handler(Exception, on_unexpected)

@@ -1,0 +1,115 @@
+"""generateContent, streamGenerateContent and countTokens, on the Gemini API's and Vertex AI's paths."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+from codeloop.backends.base import Sampling
+from codeloop.errors import CodeloopError, NotFound
+from codeloop.loop import prompts
+from codeloop.loop.engine import Conversation, Engine
+from codeloop.loop.events import Finished, TextDelta
+from codeloop.server.body import read_body
+from codeloop.server.runtime import runtime_of
+from codeloop.wire.errors import error_body, error_body_for
+from codeloop.wire.request import GenerateContentRequest, parse_generate_request
+from codeloop.wire.response import ResponseWriter, parts_for
+from codeloop.wire.stream import json_array, sse
+
+log = logging.getLogger("codeloop.server")
+router = APIRouter()
+
+MODEL_PATHS = (
+    "/{version}/models/{model}:{method}",
+    "/{version}/publishers/google/models/{model}:{method}",
+    "/{version}/projects/{project}/locations/{location}/publishers/google/models/{model}:{method}",
+)
+VERSIONS = ("v1", "v1beta", "v1beta1")
+
+
+async def model_method(request: Request, version: str, model: str, method: str) -> Response:
+    if version not in VERSIONS:
+        raise NotFound(f"The requested URL {request.url.path} was not found on this server.")
+    runtime = runtime_of(request)
+    name = runtime.registry.canonical(model)
+    if method == "generateContent":
+        return await _generate(request, name, stream=False)
+    if method == "streamGenerateContent":
+        return await _generate(request, name, stream=True)
+    if method == "countTokens":
+        return await _count_tokens(request, name)
+    raise NotFound(f"Method {method} is not found for models/{model}.")
+
+
+for _path in MODEL_PATHS:
+    router.add_api_route(_path, model_method, methods=["POST"], include_in_schema=_path == MODEL_PATHS[0])
+
+
+def conversation_for(request: GenerateContentRequest) -> Conversation:
+    config = request.config
+    sampling = Sampling(
+        temperature=config.temperature,
+        top_p=config.top_p,
+        top_k=int(config.top_k) if config.top_k is not None else None,
+        max_tokens=config.max_output_tokens,
+        stop=tuple(config.stop_sequences or ()),
+        seed=config.seed,
+    )
+    return Conversation.from_contents(
+        request.contents or [],
+        prompts.content_text(request.system_instruction) or None,
+        request.code_execution,
+        sampling,
+    )
+
+
+async def _generate(request: Request, model: str, stream: bool) -> Response:
+    runtime = runtime_of(request)
+    body = parse_generate_request(await read_body(request, runtime.settings.max_request_bytes))
+    conversation = conversation_for(body)
+    engine = runtime.engine(model)
+    writer = ResponseWriter(model)
+    if not stream:
+        async with contextlib.aclosing(engine.run(conversation)) as events:
+            return JSONResponse(writer.whole([event async for event in events]))
+    chunks = _chunks(engine, conversation, writer)
+    if request.query_params.get("alt") == "sse":
+        return StreamingResponse(sse(chunks), media_type="text/event-stream")
+    return StreamingResponse(json_array(chunks), media_type="application/json")
+
+
+async def _chunks(
+    engine: Engine, conversation: Conversation, writer: ResponseWriter
+) -> AsyncIterator[dict[str, Any]]:
+    """One chunk per event: text as it comes, each code block and each result whole, then the finish.
+
+    The status line is already sent: a failure now ends the stream with an error chunk."""
+    try:
+        async with contextlib.aclosing(engine.run(conversation)) as events:
+            async for event in events:
+                if isinstance(event, Finished):
+                    yield writer.render([], event)
+                elif not isinstance(event, TextDelta) or event.text:
+                    yield writer.render(parts_for(event))
+    except CodeloopError as exc:
+        log.error("stream failed: %s", exc.message)
+        yield error_body_for(exc)
+    except Exception:
+        log.exception("stream failed unexpectedly")
+        yield error_body(500, "Internal error; the server log has the details.", "INTERNAL")
+
+
+async def _count_tokens(request: Request, model: str) -> Response:
+    runtime = runtime_of(request)
+    raw = await read_body(request, runtime.settings.max_request_bytes)
+    body = parse_generate_request(raw)
+    conversation = conversation_for(body)
+    backend = runtime.registry.resolve(model)
+    total = sum(backend.count_tokens(message.content) for message in conversation.messages)
+    return JSONResponse({"totalTokens": total})

@@ -1,0 +1,27 @@
+"""What the server holds for its lifetime: settings, the served models and the sandbox."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from codeloop.backends.registry import Registry
+from codeloop.loop.engine import Engine
+from codeloop.sandbox.base import Sandbox
+from codeloop.settings import Settings
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    registry: Registry
+    sandbox: Sandbox
+
+    def engine(self, model: str) -> Engine:
+        return Engine(self.registry.resolve(model), self.sandbox, self.settings.loop_limits)
+
+
+def runtime_of(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime

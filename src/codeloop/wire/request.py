@@ -1,0 +1,166 @@
+"""The generateContent request: lenient body in, validated google.genai types out."""
+
+from __future__ import annotations
+
+import json
+import types as pytypes
+from inspect import isclass
+from typing import Any, TypeVar, Union, get_args, get_origin
+
+import pydantic
+from google.genai import types
+from pydantic.alias_generators import to_camel
+
+from codeloop.errors import InvalidRequest
+from codeloop.wire import lenient
+
+_SERVER_SIDE_TOOLS = ("code_execution",)
+_TEXT_MIME_TYPES = ("text/plain", "")
+
+M = TypeVar("M", bound=pydantic.BaseModel)
+
+
+class GenerateContentRequest(pydantic.BaseModel):
+    """The REST body of models.generateContent, shared by the Gemini API and Vertex AI.
+
+    Unknown fields are rejected with a 400 naming them, as Google's endpoints do, so a
+    misspelt field never silently changes what runs.
+    """
+
+    model_config = pydantic.ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="forbid", protected_namespaces=()
+    )
+
+    contents: list[types.Content] | None = None
+    tools: list[types.Tool] | None = None
+    tool_config: types.ToolConfig | None = None
+    safety_settings: list[types.SafetySetting] | None = None
+    system_instruction: types.Content | None = None
+    generation_config: types.GenerationConfig | None = None
+    cached_content: str | None = None
+    labels: dict[str, str] | None = None
+    model: str | None = None
+
+    @property
+    def code_execution(self) -> bool:
+        return any(tool.code_execution is not None for tool in self.tools or ())
+
+    @property
+    def config(self) -> types.GenerationConfig:
+        return self.generation_config or types.GenerationConfig()
+
+
+def parse_generate_request(body: bytes | str) -> GenerateContentRequest:
+    """Parse and check a generateContent body; InvalidRequest says what is wrong and where."""
+    data = lenient.loads(body)
+    if not isinstance(data, dict):
+        raise InvalidRequest("Invalid JSON payload received. The request body must be a JSON object.")
+    request = validate(GenerateContentRequest, data)
+    _check(request)
+    return request
+
+
+def validate(model: type[M], data: dict[str, Any]) -> M:
+    """Validate JSON-shaped data, accepting a single value wherever a list is expected (as Google does)."""
+    normalized = coerce_repeated(model, data)
+    try:
+        # Through JSON so that bytes fields (inlineData.data) are decoded from base64.
+        return model.model_validate_json(json.dumps(normalized))
+    except pydantic.ValidationError as exc:
+        raise InvalidRequest(_describe(exc)) from None
+
+
+def coerce_repeated(model: type[pydantic.BaseModel], data: Any) -> Any:
+    """Wrap lone values in lists where the schema has a list (`"parts": {...}` means `[{...}]`)."""
+    if not isinstance(data, dict):
+        return data
+    fields: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        fields[name] = info.annotation
+        if info.alias:
+            fields[info.alias] = info.annotation
+    return {key: _coerce_value(fields[key], value) if key in fields else value for key, value in data.items()}
+
+
+def _coerce_value(annotation: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    annotation = _unwrap_optional(annotation)
+    if get_origin(annotation) is list:
+        (item,) = get_args(annotation)
+        items = value if isinstance(value, list) else [value]
+        return [_coerce_value(item, v) for v in items]
+    if isclass(annotation) and issubclass(annotation, pydantic.BaseModel):
+        return coerce_repeated(annotation, value)
+    return value
+
+
+def _unwrap_optional(annotation: Any) -> Any:
+    if get_origin(annotation) in (Union, pytypes.UnionType):
+        args = [a for a in get_args(annotation) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return annotation
+
+
+def _describe(exc: pydantic.ValidationError) -> str:
+    messages = []
+    for error in exc.errors(include_url=False)[:5]:
+        path = _format_loc(error["loc"])
+        if error["type"] == "extra_forbidden":
+            parent, _, name = path.rpartition(".")
+            where = f" at '{parent}'" if parent else ""
+            messages.append(f'Unknown name "{name}"{where}: Cannot find field.')
+        else:
+            messages.append(f"Invalid value at '{path}': {error['msg']}.")
+    return "Invalid JSON payload received. " + " ".join(messages)
+
+
+def _format_loc(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif not part.startswith(("function-", "json-")):  # pydantic's union-branch markers
+            out += f".{part}" if out else part
+    return out
+
+
+def _check(request: GenerateContentRequest) -> None:
+    """What Google checks beyond the schema, and what codeloop cannot honour (said, never ignored)."""
+    if not request.contents:
+        raise InvalidRequest("* GenerateContentRequest.contents: contents is not specified")
+    for i, content in enumerate(request.contents):
+        if not content.parts:
+            raise InvalidRequest(
+                f"* GenerateContentRequest.contents[{i}].parts: contents.parts must not be empty."
+            )
+        for j, part in enumerate(content.parts):
+            if not part.model_dump(exclude_none=True, exclude={"thought", "thought_signature"}):
+                raise InvalidRequest(
+                    f"* GenerateContentRequest.contents[{i}].parts[{j}].data: "
+                    "required oneof field 'data' must have one initialized field"
+                )
+    for i, tool in enumerate(request.tools or ()):
+        unsupported = set(tool.model_dump(exclude_none=True)) - set(_SERVER_SIDE_TOOLS)
+        if unsupported:
+            raise InvalidRequest(
+                f"* GenerateContentRequest.tools[{i}]: {', '.join(sorted(unsupported))} "
+                "is not supported by this server; supported tools: codeExecution."
+            )
+    config = request.config
+    if config.candidate_count is not None and config.candidate_count != 1:
+        raise InvalidRequest(
+            "* GenerateContentRequest.generation_config.candidate_count: only 1 is supported."
+        )
+    if (config.response_mime_type or "") not in _TEXT_MIME_TYPES:
+        raise InvalidRequest(
+            f"* GenerateContentRequest.generation_config.response_mime_type: "
+            f"{config.response_mime_type!r} is not supported; use text/plain."
+        )
+    if config.response_schema is not None or config.response_json_schema is not None:
+        raise InvalidRequest("* GenerateContentRequest.generation_config.response_schema: not supported.")
+    if config.max_output_tokens is not None and config.max_output_tokens < 1:
+        raise InvalidRequest(
+            "* GenerateContentRequest.generation_config.max_output_tokens: must be positive."
+        )

@@ -1,0 +1,91 @@
+"""Loop events to GenerateContentResponse JSON, whole or chunk by chunk, always camelCase."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from google.genai import types
+
+from codeloop.loop.events import CodeBlock, CodeResult, Event, Finished, TextDelta, Usage
+
+
+def parts_for(event: Event) -> list[types.Part]:
+    """The parts one event contributes: a result is followed by the images its code drew."""
+    if isinstance(event, TextDelta):
+        return [types.Part(text=event.text)]
+    if isinstance(event, CodeBlock):
+        return [
+            types.Part(executable_code=types.ExecutableCode(language=types.Language.PYTHON, code=event.code))
+        ]
+    if isinstance(event, CodeResult):
+        execution = event.execution
+        result = types.CodeExecutionResult(outcome=execution.outcome, output=execution.output)
+        files = [
+            types.Part(inline_data=types.Blob(mime_type=f.mime_type, data=f.data))
+            for f in execution.files
+            if f.mime_type.startswith("image/")
+        ]
+        return [types.Part(code_execution_result=result), *files]
+    return []
+
+
+def merge_text(parts: Iterable[types.Part]) -> list[types.Part]:
+    """Adjacent text parts joined, as a non-streamed response has them."""
+    merged: list[types.Part] = []
+    for part in parts:
+        if part.text is not None and merged and merged[-1].text is not None:
+            merged[-1] = types.Part(text=merged[-1].text + part.text)
+        else:
+            merged.append(part)
+    return merged
+
+
+class ResponseWriter:
+    """Renders the responses of one request; every chunk shares its id, model version and time."""
+
+    def __init__(self, model_version: str) -> None:
+        self.model_version = model_version
+        self.response_id = base64.urlsafe_b64encode(secrets.token_bytes(16)).decode().rstrip("=")
+        self.create_time = datetime.now(UTC)
+
+    def render(self, parts: list[types.Part], finish: Finished | None = None) -> dict[str, Any]:
+        if finish is not None and not parts:
+            # Gemini's closing chunk carries an empty text part beside the finish reason.
+            parts = [types.Part(text="")]
+        candidate = types.Candidate(
+            content=types.Content(role="model", parts=parts),
+            finish_reason=types.FinishReason(finish.finish_reason) if finish else None,
+            index=0,
+        )
+        response = types.GenerateContentResponse(
+            candidates=[candidate],
+            usage_metadata=_usage(finish.usage) if finish else None,
+            model_version=self.model_version,
+            create_time=self.create_time,
+            response_id=self.response_id,
+        )
+        body: dict[str, Any] = response.model_dump(mode="json", by_alias=True, exclude_none=True)
+        return body
+
+    def whole(self, events: Iterable[Event]) -> dict[str, Any]:
+        """The non-streamed response: the whole trail in one candidate."""
+        parts: list[types.Part] = []
+        finish = None
+        for event in events:
+            parts.extend(parts_for(event))
+            if isinstance(event, Finished):
+                finish = event
+        return self.render(merge_text(parts), finish)
+
+
+def _usage(usage: Usage) -> types.GenerateContentResponseUsageMetadata:
+    return types.GenerateContentResponseUsageMetadata(
+        prompt_token_count=usage.prompt_tokens,
+        candidates_token_count=usage.candidates_tokens,
+        tool_use_prompt_token_count=usage.tool_use_prompt_tokens or None,
+        total_token_count=usage.total_tokens,
+    )

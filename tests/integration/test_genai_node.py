@@ -1,0 +1,37 @@
+"""The official @google/genai SDK for Node, unmodified, against a live codeloop server."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+NODE_DIR = Path(__file__).parents[1] / "node"
+
+pytestmark = pytest.mark.node
+
+
+@pytest.fixture(scope="module")
+def node() -> str:
+    node = shutil.which("node")
+    if node is None or not (NODE_DIR / "node_modules" / "@google" / "genai").is_dir():
+        pytest.fail("Node.js and tests/node/node_modules are needed: run `make test`, which installs them")
+    return node
+
+
+@pytest.mark.parametrize("mode", ["developer", "vertex-express"])
+def test_generate_content_with_code_execution(live_server, node: str, mode: str) -> None:
+    done = subprocess.run(
+        [node, "client.mjs", live_server.url, mode], cwd=NODE_DIR, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout)
+    assert seen["parts"] == ["text", "executableCode", "codeExecutionResult", "text"]
+    assert seen["executableCode"] == "print(sum(range(1, 11)))\n"
+    assert seen["codeExecutionResult"] == "55\n"
+    assert seen["finishReason"] == "STOP"
+    assert seen["totalTokenCount"] > 0
+    assert ["executableCode"] in seen["streamed"] and ["codeExecutionResult"] in seen["streamed"]

@@ -1,0 +1,121 @@
+"""The loop against the scripted backend and an in-memory sandbox."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from codeloop.backends.base import Sampling
+from codeloop.backends.scripted import ScriptedBackend
+from codeloop.loop.engine import Conversation, Engine, LoopLimits
+from codeloop.loop.events import CodeBlock, CodeResult, Event, Finished, TextDelta
+from codeloop.sandbox.execution import Execution, Outcome
+
+
+class FakeSession:
+    def __init__(self, sandbox: FakeSandbox) -> None:
+        self.sandbox = sandbox
+
+    async def run(self, code: str, timeout_s: float | None = None) -> Execution:
+        self.sandbox.ran.append(code)
+        if "fail" in code:
+            return Execution(Outcome.OUTCOME_FAILED, "Traceback: failed\n")
+        return Execution(Outcome.OUTCOME_OK, f"ran {len(self.sandbox.ran)}\n")
+
+    async def close(self) -> None:
+        self.sandbox.closed += 1
+
+
+class FakeSandbox:
+    def __init__(self) -> None:
+        self.ran: list[str] = []
+        self.opened = self.closed = 0
+
+    async def open_session(self) -> FakeSession:
+        self.opened += 1
+        return FakeSession(self)
+
+    async def close(self) -> None:
+        pass
+
+
+def run(question: str, code: bool = True, limits: LoopLimits | None = None, sampling: Sampling | None = None):
+    sandbox = FakeSandbox()
+    engine = Engine(ScriptedBackend(), sandbox, limits)
+    conversation = Conversation.from_question(question, code_execution=code)
+    if sampling:
+        conversation = Conversation(conversation.messages, conversation.code_execution, sampling)
+
+    async def collect() -> list[Event]:
+        return [event async for event in engine.run(conversation)]
+
+    return asyncio.run(collect()), sandbox
+
+
+def kinds(events: list[Event]) -> list[str]:
+    names = [type(event).__name__ for event in events]
+    return [n for i, n in enumerate(names) if not (n == "TextDelta" and i and names[i - 1] == "TextDelta")]
+
+
+def test_each_block_runs_in_order_in_one_session() -> None:
+    events, sandbox = run("```python\na = 1\n```\n```python\nprint(a)\n```")
+    assert kinds(events) == ["TextDelta", "CodeBlock", "CodeResult"] * 2 + ["TextDelta", "Finished"]
+    assert sandbox.ran == ["a = 1\n", "print(a)\n"]
+    assert (sandbox.opened, sandbox.closed) == (1, 1)
+    final = "".join(
+        e.text
+        for e in events[events.index(next(e for e in events if isinstance(e, CodeResult))) :]
+        if isinstance(e, TextDelta)
+    )
+    assert "ran 2" in final
+
+
+def test_without_the_tool_nothing_runs_and_no_session_opens() -> None:
+    events, sandbox = run("```python\nprint(1)\n```", code=False)
+    assert kinds(events) == ["TextDelta", "Finished"]
+    assert (sandbox.opened, sandbox.ran) == (0, [])
+
+
+def test_usage_counts_prompt_generation_and_tool_output() -> None:
+    events, _ = run("```python\nprint(1)\n```")
+    finished = events[-1]
+    assert isinstance(finished, Finished) and finished.finish_reason == "STOP"
+    usage = finished.usage
+    assert usage.prompt_tokens > 0 and usage.candidates_tokens > 0 and usage.tool_use_prompt_tokens > 0
+
+
+def test_block_limit_stops_running_code() -> None:
+    blocks = "".join(f"```python\nx = {i}\n```\n" for i in range(5))
+    events, sandbox = run(blocks, limits=LoopLimits(max_code_blocks=2))
+    assert len(sandbox.ran) == 2
+    assert isinstance(events[-1], Finished)
+
+
+def test_consecutive_failures_stop_the_loop() -> None:
+    blocks = "".join("```python\nfail()\n```\n" for _ in range(4))
+    events, sandbox = run(blocks, limits=LoopLimits(max_consecutive_failures=2))
+    assert len(sandbox.ran) == 2
+    results = [e.execution.outcome for e in events if isinstance(e, CodeResult)]
+    assert results == [Outcome.OUTCOME_FAILED] * 2
+
+
+def test_max_tokens_ends_with_max_tokens() -> None:
+    events, _ = run("tell me a long story " * 20, code=False, sampling=Sampling(max_tokens=5))
+    assert isinstance(events[-1], Finished) and events[-1].finish_reason == "MAX_TOKENS"
+    assert events[-1].usage.candidates_tokens <= 5
+
+
+def test_closing_the_loop_early_closes_the_session() -> None:
+    sandbox = FakeSandbox()
+    engine = Engine(ScriptedBackend(), sandbox)
+    conversation = Conversation.from_question("```python\nprint(1)\n```\n```python\nprint(2)\n```")
+
+    async def first_code_block() -> Event:
+        async with contextlib.aclosing(engine.run(conversation)) as events:
+            async for event in events:
+                if isinstance(event, CodeBlock):
+                    return event
+        raise AssertionError("no code block")
+
+    assert isinstance(asyncio.run(first_code_block()), CodeBlock)
+    assert (sandbox.opened, sandbox.closed) == (1, 1)

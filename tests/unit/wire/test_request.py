@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+import pytest
+from google.genai import types
+
+from codeloop.errors import InvalidRequest
+from codeloop.wire.request import parse_generate_request
+
+
+def test_single_objects_where_lists_belong() -> None:
+    request = parse_generate_request(
+        b'{"contents": {"parts": {"text": "hi"}}, "tools": {"codeExecution": {}}}'
+    )
+    assert request.contents == [types.Content(parts=[types.Part(text="hi")])]
+    assert request.code_execution
+
+
+def test_snake_and_camel_case() -> None:
+    body = """{
+      "contents": [{"role": "model", "parts": [
+        {"executable_code": {"language": "PYTHON", "code": "print(1)"}},
+        {"codeExecutionResult": {"outcome": "OUTCOME_OK", "output": "1"}},
+        {"inline_data": {"mime_type": "image/png", "data": "iVBORw=="}}]},
+        {"role": "user", "parts": {"text": "more"}}],
+      "system_instruction": {"parts": {"text": "be brief"}},
+      "generation_config": {"max_output_tokens": 5, "stopSequences": "END", "top_k": 3},
+      "tools": [{"code_execution": {}}]
+    }"""
+    request = parse_generate_request(body)
+    parts = request.contents[0].parts
+    assert parts[0].executable_code.code == "print(1)"
+    assert parts[1].code_execution_result.outcome == types.Outcome.OUTCOME_OK
+    assert parts[2].inline_data.data == b"\x89PNG"
+    assert request.system_instruction.parts[0].text == "be brief"
+    assert request.config.max_output_tokens == 5
+    assert request.config.stop_sequences == ["END"]
+    assert request.code_execution
+
+
+def test_no_tools_means_no_code_execution() -> None:
+    assert not parse_generate_request('{"contents": {"parts": {"text": "hi"}}}').code_execution
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (
+            '{"contents": {"parts": {"text": "hi", "bogus": 1}}}',
+            "Unknown name \"bogus\" at 'contents[0].parts[0]'",
+        ),
+        (
+            '{"contents": {"parts": {"text": "hi"}}, "tools": {"functionDeclarations": {"name": "f"}}}',
+            "function_declarations",
+        ),
+        (
+            '{"contents": {"parts": {"text": "hi"}}, "generationConfig": {"maxOutputTokens": 0}}',
+            "max_output_tokens",
+        ),
+    ],
+)
+def test_rejects_what_it_cannot_honour(body: str, message: str) -> None:
+    with pytest.raises(InvalidRequest, match=message.replace("[", r"\[").replace("]", r"\]")):
+        parse_generate_request(body)
