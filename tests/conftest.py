@@ -6,6 +6,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
@@ -18,6 +19,7 @@ from codeloop.settings import Settings
 class LiveServer:
     url: str
     settings: Settings
+    app: Any
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=60)
@@ -43,6 +45,6 @@ def start_server(settings: Settings) -> tuple[uvicorn.Server, threading.Thread, 
 def live_server() -> Iterator[LiveServer]:
     settings = Settings(model="scripted", exec_timeout=5, max_request_bytes=2 << 20)
     server, thread, url = start_server(settings)
-    yield LiveServer(url, settings)
+    yield LiveServer(url, settings, server.config.app)
     server.should_exit = True
     thread.join(timeout=30)

@@ -8,6 +8,7 @@ import dataclasses
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable
 from dataclasses import dataclass
 
+import anyio
 from google.genai import types
 
 from codeloop.backends.base import Backend, Chat, Message, Sampling
@@ -143,11 +144,9 @@ class Engine:
 
 async def _close_session(task: asyncio.Task[Session]) -> None:
     # Shielded: the loop may be closing because its client went away, and a session must never leak.
-    async def close() -> None:
+    with anyio.CancelScope(shield=True):
         try:
             session = await task
-        except Exception:
+        except BaseException:
             return  # it never opened; whoever needed it has seen why
         await session.close()
-
-    await asyncio.shield(close())

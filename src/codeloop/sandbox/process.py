@@ -341,15 +341,20 @@ class ProcessSession:
         return self._child
 
     async def close(self) -> None:
-        """Kill every process of the session, remove its working dir. Idempotent; doesn't wait for run()."""
+        """Kill every process of the session, remove its working dir. Idempotent; doesn't wait for run().
+
+        Everything that matters happens before the first await: a request that is being cancelled
+        (its client went away) may be cancelled again at every await, and must still not leak."""
         if self._closed:
             return
         self._closed = True
+        self._sandbox._forget(self)
         child, self._child = self._child, None
         if child is not None:
-            await child.kill()
-        await asyncio.to_thread(shutil.rmtree, self.workdir, ignore_errors=True)
-        self._sandbox._forget(self)
+            child.abandon()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+        if child is not None:
+            await child.proc.wait()  # reaped by asyncio's child watcher even if this is cancelled
 
 
 class ProcessSandbox:

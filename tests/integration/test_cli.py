@@ -1,0 +1,103 @@
+"""The `codeloop` console script, run as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+CODELOOP = str(Path(sys.executable).with_name("codeloop"))
+
+
+def codeloop(*args: str, stdin: str = "", timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([CODELOOP, *args], input=stdin, capture_output=True, text=True, timeout=timeout)
+
+
+def test_exec_json() -> None:
+    done = codeloop("exec", "--json", stdin="import sys\nprint('out')\nprint('err', file=sys.stderr)\n")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {"outcome": "OUTCOME_OK", "output": "out\nerr\n", "files": []}
+
+
+def test_exec_failure_and_timeout_exit_codes(tmp_path: Path) -> None:
+    script = tmp_path / "fail.py"
+    script.write_text("raise ValueError('boom')\n")
+    failed = codeloop("exec", str(script))
+    assert failed.returncode == 1
+    assert "ValueError: boom" in failed.stdout
+    slow = codeloop("exec", "--json", "--exec-timeout", "1", stdin="import time\ntime.sleep(30)\n")
+    assert slow.returncode == 124
+    assert json.loads(slow.stdout)["outcome"] == "OUTCOME_DEADLINE_EXCEEDED"
+
+
+def test_exec_saves_figures(tmp_path: Path) -> None:
+    code = "import matplotlib.pyplot as plt\nplt.plot([1, 2])\n"
+    done = codeloop("exec", "--files-dir", str(tmp_path), stdin=code)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "figure_1.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_ask_runs_the_loop() -> None:
+    done = codeloop("ask", "Compute:\n```python\nprint(6 * 7)\n```")
+    assert done.returncode == 0, done.stderr
+    assert "print(6 * 7)" in done.stdout
+    assert "42" in done.stdout
+    assert "STOP" in done.stdout
+
+
+def test_ask_without_code() -> None:
+    done = codeloop("ask", "--no-code", "```python\nprint(6 * 7)\n```")
+    assert done.returncode == 0, done.stderr
+    assert "not enabled" in done.stdout
+
+
+def test_unknown_model_is_a_clear_error() -> None:
+    done = codeloop("ask", "--model", "nope", "hi")
+    assert done.returncode == 2
+    assert "nope" in done.stderr and "Traceback" not in done.stderr
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_serve() -> None:
+    port = free_port()
+    server = subprocess.Popen(
+        [CODELOOP, "serve", "--port", str(port), "--exec-timeout", "5"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "CODELOOP_LOG_LEVEL": "warning"},
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{url}/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "the server did not come up"
+                time.sleep(0.1)
+        question = "```python\nprint(2 ** 10)\n```"
+        body = json.dumps({"tools": {"codeExecution": {}}, "contents": {"parts": {"text": question}}})
+        response = httpx.post(f"{url}/v1beta/models/scripted:generateContent", content=body, timeout=30)
+        parts = response.json()["candidates"][0]["content"]["parts"]
+        assert parts[2]["codeExecutionResult"] == {"outcome": "OUTCOME_OK", "output": "1024\n"}
+    finally:
+        server.send_signal(signal.SIGTERM)
+        output, _ = server.communicate(timeout=30)
+    # uvicorn shuts down gracefully, then re-raises the signal it caught, as a well-behaved daemon does.
+    assert server.returncode in (0, -signal.SIGTERM), output
+    assert "Traceback" not in output
+    assert f"http://127.0.0.1:{port}" in output
