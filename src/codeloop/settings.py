@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from codeloop.backends.registry import BackendOptions
 from codeloop.loop.engine import LoopLimits
-from codeloop.sandbox.limits import Limits
+from codeloop.sandbox.limits import DEFAULT_PRELOAD, Limits, SandboxConfig
 
 
 class Settings(BaseSettings):
@@ -14,27 +17,92 @@ class Settings(BaseSettings):
 
     host: str = Field("127.0.0.1", description="Address to listen on.")
     port: int = Field(8080, ge=0, le=65535, description="Port to listen on (0 picks a free one).")
-    model: str = Field("scripted", description="The default model; `scripted` is always served too.")
+    model: str = Field(
+        "qwen2.5-coder-0.5b",
+        description="The default model: qwen2.5-coder-0.5b (alias embedded), qwen2.5-coder-1.5b, "
+        "scripted, or openai:NAME for a model on --upstream-url. All are served; this one also "
+        "answers gemini-* names.",
+    )
     gemini_aliases: bool = Field(
         True, description="Answer requests for gemini-* model names with the default model."
+    )
+    upstream_url: str | None = Field(
+        None,
+        description="Base URL of an OpenAI-compatible server for openai:NAME, e.g. http://127.0.0.1:8000/v1.",
+    )
+    upstream_api_key: str | None = Field(
+        None, description="API key for the upstream server, if it needs one."
+    )
+    cache_dir: Path = Field(
+        Path.home() / ".cache" / "codeloop", description="Where joined model files are kept."
+    )
+    threads: int | None = Field(
+        None, ge=1, description="CPU threads for the embedded model (default: all cores)."
     )
     exec_timeout: float = Field(30.0, gt=0, description="Wall-clock limit per code block, in seconds.")
     output_limit: int = Field(1 << 20, gt=0, description="Bytes of output kept per code block.")
     max_code_blocks: int = Field(10, ge=0, description="Code blocks one request may run.")
     max_request_bytes: int = Field(20 << 20, gt=0, description="Largest request body accepted, in bytes.")
     log_level: str = Field("info", description="Log level: debug, info, warning or error.")
-
-    @property
-    def served_models(self) -> list[str]:
-        return list(dict.fromkeys([self.model, "scripted"]))
+    insecure_no_sandbox: bool = Field(
+        False,
+        description="Run code in plain processes, without isolation: only where every user is trusted.",
+    )
+    exec_memory_mib: int = Field(
+        1024, gt=0, description="Memory per session, in MiB, beyond the preloaded stack."
+    )
+    exec_disk_mib: int = Field(
+        256, gt=0, description="Size of a session's working dir and of its /tmp, in MiB."
+    )
+    exec_pids: int = Field(128, gt=0, description="Processes and threads per session.")
+    max_sessions: int = Field(
+        64, gt=0, description="Live interpreters; past it the least recently used idle one is reset."
+    )
+    session_idle_timeout: float = Field(
+        600.0, gt=0, description="Seconds after which an idle interpreter is reset, its state dropped."
+    )
+    preload: str = Field(
+        ",".join(DEFAULT_PRELOAD), description="Comma-separated modules every session starts with imported."
+    )
+    zygotes: int = Field(1, gt=0, description="Preloaded processes that fork the sessions.")
+    spare_sessions: int = Field(
+        1, ge=0, description="Interpreters kept started ahead of demand, so a session opens at once."
+    )
 
     @property
     def model_aliases(self) -> dict[str, str]:
         return {"gemini-*": self.model} if self.gemini_aliases else {}
 
     @property
+    def backend_options(self) -> BackendOptions:
+        return BackendOptions(
+            cache_dir=self.cache_dir,
+            threads=self.threads,
+            upstream_url=self.upstream_url,
+            upstream_api_key=self.upstream_api_key,
+        )
+
+    @property
     def sandbox_limits(self) -> Limits:
-        return Limits(timeout_s=self.exec_timeout, output_bytes=self.output_limit)
+        return Limits(
+            timeout_s=self.exec_timeout,
+            output_bytes=self.output_limit,
+            memory_mib=self.exec_memory_mib,
+            pids=self.exec_pids,
+            disk_mib=self.exec_disk_mib,
+            file_mib=self.exec_disk_mib,
+        )
+
+    @property
+    def sandbox_config(self) -> SandboxConfig:
+        return SandboxConfig(
+            preload=tuple(name.strip() for name in self.preload.split(",") if name.strip()),
+            zygotes=self.zygotes,
+            spare_sessions=self.spare_sessions,
+            max_sessions=self.max_sessions,
+            idle_timeout_s=self.session_idle_timeout,
+            insecure_no_sandbox=self.insecure_no_sandbox,
+        )
 
     @property
     def loop_limits(self) -> LoopLimits:

@@ -45,7 +45,7 @@ def test_exec_saves_figures(tmp_path: Path) -> None:
 
 
 def test_ask_runs_the_loop() -> None:
-    done = codeloop("ask", "Compute:\n```python\nprint(6 * 7)\n```")
+    done = codeloop("ask", "--model", "scripted", "Compute:\n```python\nprint(6 * 7)\n```")
     assert done.returncode == 0, done.stderr
     assert "print(6 * 7)" in done.stdout
     assert "42" in done.stdout
@@ -53,7 +53,7 @@ def test_ask_runs_the_loop() -> None:
 
 
 def test_ask_without_code() -> None:
-    done = codeloop("ask", "--no-code", "```python\nprint(6 * 7)\n```")
+    done = codeloop("ask", "--model", "scripted", "--no-code", "```python\nprint(6 * 7)\n```")
     assert done.returncode == 0, done.stderr
     assert "not enabled" in done.stdout
 
@@ -73,7 +73,7 @@ def free_port() -> int:
 def test_serve() -> None:
     port = free_port()
     server = subprocess.Popen(
-        [CODELOOP, "serve", "--port", str(port), "--exec-timeout", "5"],
+        [CODELOOP, "serve", "--model", "scripted", "--port", str(port), "--exec-timeout", "5"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -22,7 +22,7 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--files-dir", type=Path, default=Path("."), help="Where figures and files are saved (default: .)."
     )
-    add_settings_flags(parser, "model", "exec_timeout", "max_code_blocks")
+    add_settings_flags(parser, "model", "exec_timeout", "max_code_blocks", "insecure_no_sandbox")
     parser.set_defaults(run=run)
 
 
@@ -33,12 +33,13 @@ def run(args: argparse.Namespace) -> int:
 async def _ask(args: argparse.Namespace) -> int:
     from codeloop.backends.registry import Registry
     from codeloop.loop.engine import Engine
-    from codeloop.sandbox.process import ProcessSandbox
+    from codeloop.sandbox.factory import start_sandbox
 
     settings = settings_from(args)
-    backend = Registry(settings.served_models).resolve(settings.model)
+    registry = Registry(settings.model, options=settings.backend_options)
+    backend = await asyncio.to_thread(registry.resolve, settings.model)
     printer = TrailPrinter(Console(highlight=False), args.files_dir)
-    sandbox = ProcessSandbox(settings.sandbox_limits)
+    sandbox = await start_sandbox(settings.sandbox_limits, settings.sandbox_config)
     try:
         engine = Engine(backend, sandbox, settings.loop_limits)
         conversation = Conversation.from_question(args.question, code_execution=not args.no_code)

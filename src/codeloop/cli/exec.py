@@ -26,7 +26,9 @@ def register(commands: Any) -> None:
     parser.add_argument(
         "--files-dir", type=Path, default=Path("."), help="Where figures and files are saved (default: .)."
     )
-    add_settings_flags(parser, "exec_timeout", "output_limit")
+    add_settings_flags(
+        parser, "exec_timeout", "output_limit", "exec_memory_mib", "insecure_no_sandbox", "preload"
+    )
     parser.set_defaults(run=run)
 
 
@@ -41,9 +43,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _execute(code: str, args: argparse.Namespace) -> Execution:
-    from codeloop.sandbox.process import ProcessSandbox
+    from codeloop.sandbox.factory import start_sandbox
 
-    sandbox = ProcessSandbox(settings_from(args).sandbox_limits)
+    settings = settings_from(args)
+    sandbox = await start_sandbox(settings.sandbox_limits, settings.sandbox_config)
     try:
         session = await sandbox.open_session()
         return await session.run(code)

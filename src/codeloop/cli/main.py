@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from codeloop import __version__
-from codeloop.cli import ask, serve
+from codeloop.cli import ask, bench, models, serve
 from codeloop.cli import exec as exec_command
 from codeloop.errors import CodeloopError
 
@@ -18,7 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"codeloop {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (serve, ask, exec_command):
+    for module in (serve, ask, exec_command, models, bench):
         module.register(commands)
     return parser
 

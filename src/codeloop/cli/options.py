@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import typing
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from codeloop.settings import Settings
@@ -33,7 +35,10 @@ def settings_from(args: argparse.Namespace) -> Settings:
 
 
 def _parser_for(annotation: Any) -> Callable[[str], Any]:
-    if annotation in (int, float, str):
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if len(args) == 1:  # X | None
+        annotation = args[0]
+    if annotation in (int, float, str, Path):
         parse: Callable[[str], Any] = annotation
         return parse
     raise TypeError(f"no CLI parser for {annotation!r}")

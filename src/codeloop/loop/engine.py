@@ -15,6 +15,7 @@ from codeloop.backends.base import Backend, Chat, Message, Sampling
 from codeloop.loop import prompts
 from codeloop.loop.events import CodeBlock, CodeResult, Event, Finished, TextDelta, Usage
 from codeloop.loop.extract import Code, FenceSplitter, Text
+from codeloop.loop.stops import StopScanner
 from codeloop.sandbox.base import Sandbox, Session
 
 
@@ -79,10 +80,12 @@ class Engine:
             # Start the interpreter while the model thinks: most answers need one.
             session = asyncio.create_task(self.sandbox.open_session())
         blocks = failures = 0
+        ran: dict[str, bool] = {}  # each block that ran, and whether it ran well
+        answer_now = False
         try:
             while True:
                 # Past its limits the model must answer in text: code it still writes stays text.
-                may_run = conversation.code_execution and not self._spent(blocks, failures)
+                may_run = conversation.code_execution and not answer_now and not self._spent(blocks, failures)
                 chat = Chat(tuple(messages), may_run, self._remaining(conversation.sampling, tally))
                 text, code, finish = "", None, "STOP"
                 async for piece in self._generate(chat):
@@ -98,6 +101,13 @@ class Engine:
                 if code is None:
                     yield Finished(finish, tally.usage())
                     return
+                if code in ran:
+                    # Running a block again only repeats its output; small models need telling.
+                    note = prompts.REPEATED_SUCCESS if ran[code] else prompts.REPEATED_FAILURE
+                    messages += [Message("assistant", generated), Message("user", note)]
+                    answer_now = answer_now or ran[code]
+                    failures += not ran[code]
+                    continue
                 yield CodeBlock(code)
                 assert session is not None
                 execution = await (await session).run(code, self.limits.timeout_s)
@@ -107,6 +117,7 @@ class Engine:
                 messages += [Message("assistant", generated), result]
                 blocks += 1
                 failures = 0 if execution.ok else failures + 1
+                ran[code] = execution.ok
                 if self._remaining(conversation.sampling, tally).max_tokens == 0:
                     yield Finished("MAX_TOKENS", tally.usage())
                     return
@@ -117,19 +128,34 @@ class Engine:
     async def _generate(self, chat: Chat) -> AsyncIterator[Text | Code | str]:
         """One model call as pieces: text, then at most one complete code block, then the finish reason.
 
-        Generation stops the moment a block closes: what a model writes after its code would only
-        be a guess at the output."""
+        Generation stops the moment a block closes (what a model writes after its code would only
+        be a guess at the output) or a stop sequence appears in the text."""
         splitter = FenceSplitter(detect_code=chat.code_execution)
+        stops = StopScanner(chat.sampling.stop)
         finish = "STOP"
         async with contextlib.aclosing(self.backend.stream(chat)) as chunks:
             async for chunk in chunks:
                 for piece in splitter.feed(chunk.text):
-                    yield piece
                     if isinstance(piece, Code):
+                        if text := stops.flush():
+                            yield Text(text)
+                        yield piece
+                        return
+                    if text := stops.feed(piece.text):
+                        yield Text(text)
+                    if stops.stopped:
+                        yield "STOP"
                         return
                 finish = chunk.finish_reason or finish
-        for piece in splitter.finish(truncated=finish == "MAX_TOKENS"):
-            yield piece
+        tail = splitter.finish(truncated=finish == "MAX_TOKENS")
+        for piece in tail:
+            if isinstance(piece, Text) and (text := stops.feed(piece.text)):
+                yield Text(text)
+        if text := stops.flush():
+            yield Text(text)
+        for piece in tail:
+            if isinstance(piece, Code):
+                yield piece
         yield finish
 
     def _spent(self, blocks: int, failures: int) -> bool:

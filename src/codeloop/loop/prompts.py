@@ -11,12 +11,35 @@ from codeloop.errors import InvalidRequest
 from codeloop.sandbox.execution import Execution, Outcome
 
 CODE_EXECUTION_PROMPT = """\
-You can run Python code. To run code, write it in a fenced block that starts with ```python \
-and ends with ```. The block runs as soon as you close it and its output comes back to you \
-in the next message; variables persist between blocks. Use print() to see values. \
-numpy, pandas and matplotlib are available; there is no network access and you cannot \
-install packages. If the code fails, read the error, fix it and run it again. When you \
-have the result, reply with the final answer in plain text, without a code block."""
+You have a Python interpreter. For any question that involves numbers, counting, dates or \
+calculation, write a complete Python program in a ```python code block that prints the answer; \
+it is run for you and you see its output. Never guess a number: compute it. After you see the \
+output, state the final answer in one sentence. If the code fails, fix it. For greetings or \
+general questions, answer directly without code. numpy, pandas and matplotlib are available; \
+there is no network and no pip.
+
+For example, asked "What is the product of the first 5 even numbers?", you reply with a program \
+such as:
+```python
+import math
+
+evens = []
+n = 1
+while len(evens) < 5:
+    if n % 2 == 0:
+        evens.append(n)
+    n += 1
+print(len(evens), evens)
+print(math.prod(evens))
+```
+and once you see its output you answer: "The product of the first 5 even numbers is 3840.\""""
+
+# How much of a block's output goes back to the model: enough to read, not enough to flood its context.
+MODEL_OUTPUT_CHARS = 6000
+
+FIX_REQUEST = "Fix the code and run it again, without the part that failed."
+REPEATED_SUCCESS = "That code already ran; its output is above. Give the final answer in plain text now."
+REPEATED_FAILURE = "That is the code that just failed, unchanged. Write different code that avoids the error."
 
 _RESULT_HEADERS = {
     Outcome.OUTCOME_OK: "Output:",
@@ -30,9 +53,20 @@ def fence(code: str) -> str:
 
 
 def format_result(outcome: Outcome | str | None, output: str) -> str:
-    """The tool message a model sees after a block ran."""
-    header = _RESULT_HEADERS.get(Outcome(outcome or Outcome.OUTCOME_OK), "Output:")
-    return f"{header}\n{output}" if output else f"{header}\n(no output)"
+    """The tool message a model sees after a block ran; a failure asks for a fix, as Gemini retries."""
+    outcome = Outcome(outcome or Outcome.OUTCOME_OK)
+    text = f"{_RESULT_HEADERS.get(outcome, 'Output:')}\n{_clip(output) or '(no output)'}"
+    if outcome != Outcome.OUTCOME_OK:
+        text += f"\n{FIX_REQUEST}"
+    return text
+
+
+def _clip(output: str, keep: int = MODEL_OUTPUT_CHARS) -> str:
+    """Long output reaches the model as its head and tail: the client still gets all of it."""
+    if len(output) <= keep:
+        return output
+    half = keep // 2
+    return f"{output[:half]}\n[... {len(output) - keep} characters not shown ...]\n{output[-half:]}"
 
 
 def result_message(execution: Execution) -> Message:

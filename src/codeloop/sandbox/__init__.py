@@ -2,7 +2,20 @@
 
 from codeloop.sandbox.base import Sandbox, Session
 from codeloop.sandbox.execution import Execution, OutputFile
-from codeloop.sandbox.limits import Limits
+from codeloop.sandbox.factory import create_sandbox, start_sandbox
+from codeloop.sandbox.forkserver import ForkSandbox
+from codeloop.sandbox.limits import Limits, SandboxConfig
 from codeloop.sandbox.process import ProcessSandbox
 
-__all__ = ["Execution", "Limits", "OutputFile", "ProcessSandbox", "Sandbox", "Session"]
+__all__ = [
+    "Execution",
+    "ForkSandbox",
+    "Limits",
+    "OutputFile",
+    "ProcessSandbox",
+    "Sandbox",
+    "SandboxConfig",
+    "Session",
+    "create_sandbox",
+    "start_sandbox",
+]

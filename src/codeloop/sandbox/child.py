@@ -1,10 +1,11 @@
 """The session process: one persistent interpreter running the blocks the server sends it.
 
-Started by process.py as `python -I -B -u child.py <fd> <server pid>`, in the session's
-working dir. Fds 1 and 2 are the server's output pipe, so prints, os.system and C-level
-writes all reach it in order without passing through here; <fd> is the protocol socket,
-which user code never sees as stdout. This module imports only the stdlib: protocol.py is
-loaded by path, because importing the codeloop package would pull in google.genai.
+Forked by zygote.py, which isolates the process and then calls serve(); or, on the
+--insecure-no-sandbox path, started by process.py as `python -I -B -u child.py <fd> <pid>`
+in the session's working dir. Either way fds 1 and 2 are the server's output pipe, so prints,
+os.system and C-level writes all reach it in order without passing through here; <fd> is the
+protocol socket, which user code never sees as stdout. This module imports only the stdlib:
+protocol.py is loaded by path, because importing the codeloop package would pull in google.genai.
 """
 
 from __future__ import annotations
@@ -76,7 +77,11 @@ class Interpreter:
         sys.modules["__main__"] = self.main
         sys.argv = [""]
         sys.path.insert(0, "")
-        sys.meta_path.insert(0, _PyplotHook(self._make_show))
+        plt = sys.modules.get("matplotlib.pyplot")
+        if plt is not None:  # preloaded by the zygote: the import hook would come too late
+            setattr(plt, "show", self._make_show())  # noqa: B010
+        else:
+            sys.meta_path.insert(0, _PyplotHook(self._make_show))
         # fig.show() on Agg: harmless here, figures are returned anyway.
         non_gui = (
             r"(FigureCanvas\w* is non-interactive|Matplotlib is currently using \w+, which is a non-GUI)"
@@ -311,21 +316,43 @@ def _die_with_server(server_pid: int) -> None:
         os._exit(1)
 
 
-def main(argv: list[str]) -> int:
-    fd, server_pid = int(argv[1]), int(argv[2])
-    _die_with_server(server_pid)
-    os.set_inheritable(fd, False)  # pass_fds made it inheritable; os.system children must not get it
+def serve(fd: int) -> int:
+    """Answer the server's requests on fd until it hangs up: the session's whole life."""
     faulthandler.enable()  # a segfault in user C code then leaves a trace in the block's output
     interpreter = Interpreter(os.getcwd())
     interpreter.install()
     protocol.write_message(fd, {"type": "ready", "pid": os.getpid()})
     while (request := protocol.read_message(fd)) is not None:
-        if request.get("type") != "run":
-            raise protocol.ProtocolError(f"unexpected request {request.get('type')!r}")
-        reply = interpreter.run(str(request["code"]), int(request["output_bytes"]))
+        kind = request.get("type")
+        if kind == "run":
+            reply = interpreter.run(str(request["code"]), int(request["output_bytes"]))
+        elif kind == "put":
+            reply = _put_file(interpreter.workdir, str(request["name"]), str(request["data"]))
+        else:
+            raise protocol.ProtocolError(f"unexpected request {kind!r}")
         _flush_std_streams()  # everything printed must be in the pipe before the server hears "done"
         protocol.write_message(fd, reply)
     return 0
+
+
+def _put_file(workdir: str, name: str, data: str) -> dict[str, Any]:
+    """Stage an input file in the working dir under its own name (no dirs, no way out)."""
+    base = os.path.basename(name)
+    if base in ("", ".", "..") or base != name:
+        return {"type": "put", "ok": False, "error": f"not a plain file name: {name!r}"}
+    try:
+        with open(os.path.join(workdir, base), "wb") as f:
+            f.write(base64.b64decode(data))
+    except (OSError, ValueError) as exc:
+        return {"type": "put", "ok": False, "error": str(exc)}
+    return {"type": "put", "ok": True}
+
+
+def main(argv: list[str]) -> int:
+    fd, server_pid = int(argv[1]), int(argv[2])
+    _die_with_server(server_pid)
+    os.set_inheritable(fd, False)  # pass_fds made it inheritable; os.system children must not get it
+    return serve(fd)
 
 
 if __name__ == "__main__":

@@ -1,14 +1,13 @@
-"""ProcessSandbox: every session is one plain child process running child.py, no isolation yet.
+"""ProcessSandbox: every session is one plain child process running child.py, not isolated.
 
-This first sandbox only keeps sessions apart and cleans up after them; it is not a security
-boundary (same uid, same filesystem view, network allowed). A hardened sandbox with
-namespaces, seccomp and a fork-server zygote replaces it behind the same Sandbox interface.
+The --insecure-no-sandbox path (and the baseline the security tests attack): it keeps sessions
+apart and cleans up after them, but it is no security boundary (same uid, same filesystem view,
+network allowed). ForkSandbox (forkserver.py) is the isolated one.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import os
 import shutil
@@ -20,8 +19,9 @@ from pathlib import Path
 from typing import Any
 
 from codeloop.errors import SandboxFailure
-from codeloop.sandbox.execution import Execution, Outcome, OutputFile
+from codeloop.sandbox.execution import Execution, Outcome
 from codeloop.sandbox.limits import Limits
+from codeloop.sandbox.output import Output, decode_files, signal_name
 from codeloop.sandbox.protocol import ProtocolError, encode, read_message_async
 
 __all__ = ["ProcessSandbox", "ProcessSession"]
@@ -31,95 +31,6 @@ CHILD_SCRIPT = Path(__file__).with_name("child.py")
 START_TIMEOUT_S = 30.0
 # How long a child that closed its end of the socket gets to be reaped, for an exit status.
 EXIT_GRACE_S = 0.5
-_READ_CHUNK = 1 << 16
-# A drain reads what is already in the pipe: one pipe buffer, plus slack for busy writers.
-_DRAIN_LIMIT = 1 << 20
-
-
-class _Output:
-    """The child's fds 1 and 2: a pipe, read while a block runs, keeping its first `limit` bytes.
-
-    Between blocks nobody reads it, so a chatty background process blocks instead of
-    filling memory; what it wrote meanwhile is dropped when the next block starts.
-    """
-
-    def __init__(self, fd: int, limit: int) -> None:
-        """Starts reading at once, so a child that dies at startup can tell us why."""
-        os.set_blocking(fd, False)
-        self._fd = fd
-        self._loop = asyncio.get_running_loop()
-        self._reading = False
-        self._open = True
-        self._kept = bytearray()
-        self._dropped = 0
-        self._limit = limit
-        self._resume()
-
-    def start(self, limit: int) -> None:
-        """A new block: drop what came between blocks, read until stop()."""
-        self.drain()
-        self._kept, self._dropped, self._limit = bytearray(), 0, limit
-        self._resume()
-
-    def stop(self) -> None:
-        """Take in what is already in the pipe (all the child wrote before it answered), then pause."""
-        self.drain()
-        self._pause()
-
-    def drain(self) -> None:
-        for _ in range(_DRAIN_LIMIT // _READ_CHUNK):
-            if not self._read():
-                break
-
-    def close(self) -> None:
-        if self._open:
-            self._pause()
-            self._open = False
-            os.close(self._fd)
-
-    def text(self, trailer: str = "") -> str:
-        """What the block printed, cut to fit `limit` together with the trailer (traceback, notes)."""
-        tail = trailer.encode("utf-8", "replace")
-        head = bytes(self._kept[: max(self._limit - len(tail), 0)])
-        hidden = len(self._kept) - len(head) + self._dropped
-        text = head.decode("utf-8", "replace")
-        if hidden:
-            text = _join(text, f"[output truncated: {hidden} bytes not shown]\n")
-        return _join(text, tail.decode("utf-8"))
-
-    def _read(self) -> bool:
-        """One read into the buffer; False once the pipe is empty for now, or closed."""
-        if not self._open:
-            return False
-        try:
-            data = os.read(self._fd, _READ_CHUNK)
-        except BlockingIOError:
-            return False
-        except OSError:
-            data = b""
-        if not data:  # every writer is gone: the child and all it spawned
-            self.close()
-            return False
-        room = max(self._limit - len(self._kept), 0)
-        self._kept += data[:room]
-        self._dropped += max(len(data) - room, 0)
-        return True
-
-    def _resume(self) -> None:
-        if self._open and not self._reading:
-            self._loop.add_reader(self._fd, self._read)
-            self._reading = True
-
-    def _pause(self) -> None:
-        if self._reading:
-            self._loop.remove_reader(self._fd)
-            self._reading = False
-
-
-def _join(text: str, more: str) -> str:
-    if text and more and not text.endswith("\n"):
-        text += "\n"
-    return text + more
 
 
 class _Child:
@@ -130,7 +41,7 @@ class _Child:
         proc: asyncio.subprocess.Process,
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
-        output: _Output,
+        output: Output,
     ) -> None:
         self.proc = proc
         self._reader = reader
@@ -170,7 +81,7 @@ class _Child:
         finally:
             theirs.close()
             os.close(out_w)
-        output = _Output(out_r, limit=4096)
+        output = Output(out_r, limit=4096)
         reader, writer = await asyncio.open_unix_connection(sock=ours)
         child = cls(proc, reader, writer, output)
         try:
@@ -203,7 +114,7 @@ class _Child:
                 self._writer.write(request)
                 await self._writer.drain()
                 reply = await self._reply()
-            files = _files(reply)
+            files = decode_files(reply)
         except TimeoutError:
             await self.kill()
             note = (
@@ -252,7 +163,7 @@ class _Child:
         if status is None:
             return f"broke its control channel ({exc})"
         if status < 0:
-            return f"was killed by signal {_signal_name(-status)}"
+            return f"was killed by signal {signal_name(-status)}"
         return f"exited with code {status}"
 
     def _signal(self) -> None:
@@ -276,25 +187,6 @@ class _Child:
         self._signal()
         self._output.close()
         self._writer.transport.abort()
-
-
-def _files(reply: dict[str, Any]) -> tuple[OutputFile, ...]:
-    try:
-        if not isinstance(reply["ok"], bool) or not isinstance(reply["trailer"], str):
-            raise TypeError("ok must be a bool and trailer a str")
-        return tuple(
-            OutputFile(str(f["name"]), str(f["mime_type"]), base64.b64decode(f["data"], validate=True))
-            for f in reply["files"]
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ProtocolError(f"malformed result: {exc}") from None
-
-
-def _signal_name(number: int) -> str:
-    try:
-        return signal.Signals(number).name
-    except ValueError:
-        return str(number)
 
 
 class ProcessSession:

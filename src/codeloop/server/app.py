@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -9,7 +10,7 @@ from fastapi import FastAPI
 
 from codeloop import __version__
 from codeloop.backends.registry import Registry
-from codeloop.sandbox.process import ProcessSandbox
+from codeloop.sandbox.factory import start_sandbox
 from codeloop.server import handlers
 from codeloop.server.routes import generate, health, models
 from codeloop.server.runtime import Runtime
@@ -18,13 +19,17 @@ from codeloop.settings import Settings
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    registry = Registry(settings.served_models, settings.model_aliases)
+    registry = Registry(settings.model, settings.model_aliases, settings.backend_options)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        sandbox = ProcessSandbox(settings.sandbox_limits)
-        app.state.runtime = Runtime(settings, registry, sandbox)
+        # The default model loads (off the event loop) while the sandbox starts: the first
+        # answer should wait for neither.
+        loading = asyncio.ensure_future(asyncio.to_thread(registry.resolve, settings.model))
+        sandbox = await start_sandbox(settings.sandbox_limits, settings.sandbox_config)
         try:
+            await loading
+            app.state.runtime = Runtime(settings, registry, sandbox)
             yield
         finally:
             await sandbox.close()

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 from fastapi import Request
 
+from codeloop.backends.base import Backend
 from codeloop.backends.registry import Registry
 from codeloop.loop.engine import Engine
 from codeloop.sandbox.base import Sandbox
@@ -18,8 +20,12 @@ class Runtime:
     registry: Registry
     sandbox: Sandbox
 
-    def engine(self, model: str) -> Engine:
-        return Engine(self.registry.resolve(model), self.sandbox, self.settings.loop_limits)
+    async def backend(self, model: str) -> Backend:
+        """The model's backend; loading one for its first request happens off the event loop."""
+        return await asyncio.to_thread(self.registry.resolve, model)
+
+    async def engine(self, model: str) -> Engine:
+        return Engine(await self.backend(model), self.sandbox, self.settings.loop_limits)
 
 
 def runtime_of(request: Request) -> Runtime:

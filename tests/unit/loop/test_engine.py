@@ -92,7 +92,7 @@ def test_block_limit_stops_running_code() -> None:
 
 
 def test_consecutive_failures_stop_the_loop() -> None:
-    blocks = "".join("```python\nfail()\n```\n" for _ in range(4))
+    blocks = "".join(f"```python\nfail({i})\n```\n" for i in range(4))
     events, sandbox = run(blocks, limits=LoopLimits(max_consecutive_failures=2))
     assert len(sandbox.ran) == 2
     results = [e.execution.outcome for e in events if isinstance(e, CodeResult)]
@@ -119,3 +119,30 @@ def test_closing_the_loop_early_closes_the_session() -> None:
 
     assert isinstance(asyncio.run(first_code_block()), CodeBlock)
     assert (sandbox.opened, sandbox.closed) == (1, 1)
+
+
+class RepeatingBackend(ScriptedBackend):
+    """Writes the same block again and again, as small models sometimes do."""
+
+    def reply(self, chat):  # type: ignore[no-untyped-def]
+        return "```python\nprint(1)\n```\n"
+
+
+def test_a_repeated_block_ends_the_loop() -> None:
+    sandbox = FakeSandbox()
+    engine = Engine(RepeatingBackend(), sandbox)
+
+    async def collect() -> list[Event]:
+        return [e async for e in engine.run(Conversation.from_question("go"))]
+
+    events = asyncio.run(collect())
+    assert sandbox.ran == ["print(1)\n"]
+    # asked to answer instead, it may no longer run code: its block stays text
+    assert kinds(events) == ["CodeBlock", "CodeResult", "TextDelta", "Finished"]
+
+
+def test_stop_sequences_cut_the_answer() -> None:
+    events, _ = run("one two three four", code=False, sampling=Sampling(stop=("three",)))
+    text = "".join(e.text for e in events if isinstance(e, TextDelta))
+    assert text == "You said: one two "
+    assert isinstance(events[-1], Finished) and events[-1].finish_reason == "STOP"

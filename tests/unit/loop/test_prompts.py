@@ -36,5 +36,16 @@ def test_system_instruction_joins_the_tool_prompt() -> None:
 
 
 def test_failed_results_say_so() -> None:
-    assert prompts.format_result("OUTCOME_FAILED", "Traceback ...") == "The code failed:\nTraceback ..."
+    assert prompts.format_result("OUTCOME_FAILED", "Traceback ...") == (
+        f"The code failed:\nTraceback ...\n{prompts.FIX_REQUEST}"
+    )
+    assert prompts.format_result("OUTCOME_DEADLINE_EXCEEDED", "").endswith(prompts.FIX_REQUEST)
+
+
+def test_long_output_reaches_the_model_clipped() -> None:
+    output = "a" * 5000 + "b" * 5000
+    text = prompts.format_result("OUTCOME_OK", output)
+    assert len(text) < 6200
+    assert text.startswith("Output:\naaa") and text.endswith("bbb")
+    assert "4000 characters not shown" in text
     assert prompts.format_result("OUTCOME_OK", "") == "Output:\n(no output)"

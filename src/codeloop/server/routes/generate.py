@@ -73,7 +73,7 @@ async def _generate(request: Request, model: str, stream: bool) -> Response:
     runtime = runtime_of(request)
     body = parse_generate_request(await read_body(request, runtime.settings.max_request_bytes))
     conversation = conversation_for(body)
-    engine = runtime.engine(model)
+    engine = await runtime.engine(model)
     writer = ResponseWriter(model)
     if not stream:
         async with contextlib.aclosing(engine.run(conversation)) as events:
@@ -110,6 +110,6 @@ async def _count_tokens(request: Request, model: str) -> Response:
     raw = await read_body(request, runtime.settings.max_request_bytes)
     body = parse_generate_request(raw)
     conversation = conversation_for(body)
-    backend = runtime.registry.resolve(model)
+    backend = await runtime.backend(model)
     total = sum(backend.count_tokens(message.content) for message in conversation.messages)
     return JSONResponse({"totalTokens": total})

@@ -43,11 +43,11 @@ async def list_publisher_models(request: Request, version: str) -> JSONResponse:
 @router.get("/{version}/models/{model}")
 async def get_model(request: Request, version: str, model: str) -> JSONResponse:
     registry = runtime_of(request).registry
-    return JSONResponse(model_resource(registry.resolve(model).info))
+    return JSONResponse(model_resource(registry.info(model)))
 
 
 @router.get("/{version}/publishers/google/models/{model}")
 @router.get("/{version}/projects/{project}/locations/{location}/publishers/google/models/{model}")
 async def get_publisher_model(request: Request, version: str, model: str) -> JSONResponse:
     registry = runtime_of(request).registry
-    return JSONResponse(model_resource(registry.resolve(model).info, vertex=True))
+    return JSONResponse(model_resource(registry.info(model), vertex=True))

@@ -1,0 +1,163 @@
+"""The embedded backend: a GGUF model run in-process by llama-cpp-python, its KV cache kept across turns.
+
+Each loop iteration re-sends the whole conversation, but the prompt of iteration n+1 starts with
+the prompt and output of iteration n; llama-cpp-python's generate() evaluates only the tokens after
+the longest prefix it already holds, so an iteration prefills just the new code result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import time
+from collections.abc import AsyncGenerator, Generator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import numpy as np
+
+from codeloop.backends import chatml
+from codeloop.backends.base import Chat, Chunk, ModelInfo, Sampling
+from codeloop.backends.catalog import EmbeddedModel
+from codeloop.errors import BackendUnavailable, InvalidRequest
+
+if TYPE_CHECKING:
+    from llama_cpp import Llama
+
+# What a request that sets nothing gets: focused sampling suits code.
+DEFAULT_SAMPLING = Sampling(temperature=0.2, top_p=0.95, top_k=40)
+REPEAT_PENALTY = 1.1
+
+
+@dataclass
+class GenerationStats:
+    """One model call, for benchmarks and logs."""
+
+    prompt_tokens: int = 0
+    prefill_tokens: int = 0  # prompt tokens actually evaluated: the rest came from the KV cache
+    generated_tokens: int = 0
+    prefill_s: float = 0.0
+    decode_s: float = 0.0
+
+
+@dataclass
+class _State:
+    history: list[GenerationStats] = field(default_factory=list)
+
+
+class EmbeddedBackend:
+    def __init__(
+        self, model: EmbeddedModel, model_path: Path, threads: int | None = None, reuse_cache: bool = True
+    ) -> None:
+        try:
+            from llama_cpp import Llama
+        except ImportError as exc:  # pragma: no cover - a broken install
+            raise BackendUnavailable(f"llama-cpp-python is not installed: {exc}") from exc
+        self.info = ModelInfo(
+            name=model.name,
+            display_name=model.display_name,
+            description=model.description,
+            input_token_limit=model.context_length,
+            output_token_limit=model.context_length,
+        )
+        self.llm: Llama = Llama(
+            model_path=str(model_path),
+            n_ctx=model.context_length,
+            n_threads=threads,
+            n_batch=512,
+            verbose=False,
+        )
+        self._stop_tokens = {self.llm.token_eos(), *self._special(chatml.END_OF_TURN)}
+        self.reuse_cache = reuse_cache  # off only to measure what the reuse saves
+        self._lock = asyncio.Lock()
+        # Every call into the model runs on this one thread, never on the event loop.
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama")
+        self.stats = _State()
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.llm.tokenize(text.encode(), add_bos=False, special=False))
+
+    async def stream(self, chat: Chat) -> AsyncGenerator[Chunk, None]:
+        prompt = self.llm.tokenize(chatml.render(chat.messages).encode(), add_bos=False, special=True)
+        budget = self.info.input_token_limit - len(prompt)
+        if budget <= 0:
+            raise InvalidRequest(
+                f"The prompt has {len(prompt)} tokens; "
+                f"{self.info.name} takes at most {self.info.input_token_limit}."
+            )
+        if chat.sampling.max_tokens is not None:
+            budget = min(budget, chat.sampling.max_tokens)
+        async with self._lock:  # one generation at a time: they share the context and its cache
+            tokens = self._generate(prompt, chat.sampling)
+            decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+            pending: asyncio.Future[int | None] | None = None
+            try:
+                for produced in range(budget + 1):
+                    pending = self._loop().run_in_executor(self._thread, next, tokens, None)
+                    token = await asyncio.shield(pending)
+                    if token is None or token in self._stop_tokens:
+                        break
+                    if produced == budget:
+                        yield Chunk(decoder.decode(b"", final=True), finish_reason="MAX_TOKENS")
+                        return
+                    text = decoder.decode(self.llm.detokenize([token]))
+                    if text:
+                        yield Chunk(text)
+                yield Chunk(decoder.decode(b"", final=True), finish_reason="STOP")
+            finally:
+                # Closed early (a code block ended, or the client left): let the token in flight
+                # finish on the model's thread, then stop the generator there too.
+                with anyio.CancelScope(shield=True):
+                    if pending is not None:
+                        await asyncio.wait([pending])
+                    await self._loop().run_in_executor(self._thread, tokens.close)
+
+    @staticmethod
+    def _loop() -> asyncio.AbstractEventLoop:
+        return asyncio.get_running_loop()
+
+    def _generate(self, prompt: list[int], sampling: Sampling) -> Generator[int, None, None]:
+        if not self.reuse_cache:
+            self.llm.reset()  # type: ignore[no-untyped-call]
+        stats = GenerationStats(prompt_tokens=len(prompt))
+        stats.prefill_tokens = len(prompt) - self._cached_prefix(prompt)
+        self.stats.history.append(stats)
+        settings: dict[str, Any] = {
+            "temp": _pick(sampling.temperature, DEFAULT_SAMPLING.temperature),
+            "top_p": _pick(sampling.top_p, DEFAULT_SAMPLING.top_p),
+            "top_k": int(_pick(sampling.top_k, DEFAULT_SAMPLING.top_k)),
+            # Small models loop on their own output without it.
+            "repeat_penalty": REPEAT_PENALTY,
+        }
+        if sampling.seed is not None:
+            self.llm.set_seed(sampling.seed)
+        started = time.perf_counter()
+        first = True
+        for token in self.llm.generate(prompt, reset=True, **settings):
+            if first:
+                stats.prefill_s = time.perf_counter() - started
+                started, first = time.perf_counter(), False
+            stats.generated_tokens += 1
+            yield token
+            stats.decode_s = time.perf_counter() - started
+
+    def _cached_prefix(self, prompt: list[int]) -> int:
+        """How much of the prompt generate() will take from the KV cache, by llama-cpp-python's own rule."""
+        held = self.llm.input_ids[: self.llm.n_tokens]
+        size = min(len(held), len(prompt))
+        differ = np.flatnonzero(held[:size] != np.asarray(prompt[:size], dtype=held.dtype))
+        common = int(differ[0]) if len(differ) else size
+        # With nothing left to evaluate, the last prompt token is replayed for fresh logits.
+        return common - 1 if common == len(prompt) else common
+
+    def _special(self, text: str) -> list[int]:
+        return list(self.llm.tokenize(text.encode(), add_bos=False, special=True))
+
+
+def _pick(value: float | None, default: float | None) -> float:
+    chosen = value if value is not None else default
+    assert chosen is not None
+    return chosen

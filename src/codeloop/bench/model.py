@@ -1,0 +1,246 @@
+"""`codeloop bench model`: the embedded path against raw llama-cpp-python, KV-cache reuse, loop overhead.
+
+All three measurements run in one process, on one model file, one after the other:
+1. decode tokens/s of codeloop's EmbeddedBackend vs llama-cpp-python's own create_completion,
+   same prompt and sampling, alternated over several rounds (median reported);
+2. prompt tokens evaluated per loop iteration of the 50-primes request, with and without reuse;
+3. that request's wall time split into model time, code execution time and the rest (overhead).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from codeloop.backends.base import Chat, Message, Sampling
+from codeloop.backends.catalog import EMBEDDED_MODELS
+from codeloop.backends.registry import ALIASES
+
+PRIMES = (
+    "What is the sum of the first 50 prime numbers? Generate and run code for the calculation, "
+    "and make sure you get all 50."
+)
+STORY = "Write a long, detailed story about a lighthouse keeper and a storm."
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", default="qwen2.5-coder-0.5b", help="Embedded model to measure.")
+    parser.add_argument("--tokens", type=int, default=128, help="Tokens generated per throughput round.")
+    parser.add_argument("--rounds", type=int, default=3, help="Throughput rounds per contender.")
+    parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores).")
+    parser.add_argument("--json", action="store_true", help="Print the results as JSON.")
+
+
+def run(args: argparse.Namespace) -> int:
+    results = asyncio.run(_measure(args))
+    if args.json:
+        print(json.dumps(results, indent=2))
+    else:
+        _print(results)
+    return 0
+
+
+@dataclass
+class Throughput:
+    codeloop_tps: float
+    raw_tps: float
+
+    @property
+    def ratio(self) -> float:
+        return self.codeloop_tps / self.raw_tps
+
+
+async def _measure(args: argparse.Namespace) -> dict[str, Any]:
+    from llama_cpp import Llama
+
+    from codeloop.backends.embedded import EmbeddedBackend
+    from codeloop.backends.registry import _cores
+    from codeloop.backends.weights import ensure_model_file
+    from codeloop.settings import Settings
+
+    name = ALIASES.get(args.model, args.model)
+    model = EMBEDDED_MODELS[name]
+    path = ensure_model_file(model.weights, Settings().cache_dir / "models")
+    threads = args.threads or _cores()
+    backend = EmbeddedBackend(model, path, threads=threads)
+    raw = Llama(
+        model_path=str(path), n_ctx=model.context_length, n_threads=threads, n_batch=512, verbose=False
+    )
+    throughput = await _throughput(backend, raw, args.tokens, args.rounds)
+    del raw
+    with_reuse = await _primes_request(backend, reuse=True)
+    without_reuse = await _primes_request(backend, reuse=False)
+    return {
+        "model": name,
+        "threads": threads,
+        "throughput": {**asdict(throughput), "ratio": throughput.ratio},
+        "primes_with_reuse": with_reuse,
+        "primes_without_reuse": without_reuse,
+    }
+
+
+async def _throughput(backend: Any, raw: Any, tokens: int, rounds: int) -> Throughput:
+    """Decode speed, prefill excluded: time from the first token to the last, both ways."""
+    sampling = Sampling(temperature=0, max_tokens=tokens, seed=0)
+    messages = (Message("user", STORY),)
+    prompt = _chatml_prompt(messages)
+    ours, theirs = [], []
+    for _ in range(rounds):
+        backend.llm.reset()
+        count, first, last = 0, 0.0, 0.0
+        async for chunk in backend.stream(Chat(messages, sampling=sampling)):
+            now = time.perf_counter()
+            if chunk.text:
+                first = first or now
+                last = now
+                count += 1
+        ours.append((count - 1) / (last - first))
+        raw.reset()
+        count, first, last = 0, 0.0, 0.0
+        stream = raw.create_completion(
+            prompt,
+            max_tokens=tokens,
+            temperature=0,
+            top_p=0.95,
+            top_k=40,
+            repeat_penalty=1.1,
+            seed=0,
+            stream=True,
+        )
+        for _event in stream:
+            now = time.perf_counter()
+            first = first or now
+            last = now
+            count += 1
+        theirs.append((count - 1) / (last - first))
+    return Throughput(statistics.median(ours), statistics.median(theirs))
+
+
+def _chatml_prompt(messages: tuple[Message, ...]) -> str:
+    from codeloop.backends import chatml
+
+    return chatml.render(messages)
+
+
+async def _primes_request(backend: Any, reuse: bool) -> dict[str, Any]:
+    """The 50-primes request through the real loop and sandbox, timed piece by piece."""
+    from codeloop.loop.engine import Conversation, Engine
+    from codeloop.loop.events import TextDelta
+    from codeloop.sandbox.factory import create_sandbox
+    from codeloop.settings import Settings
+
+    settings = Settings()
+    backend.reuse_cache = reuse
+    backend.llm.reset()
+    backend.stats.history.clear()
+    sandbox = _TimedSandbox(create_sandbox(settings.sandbox_limits, settings.sandbox_config))
+    question = Conversation.from_question(PRIMES)
+    conversation = Conversation(question.messages, True, Sampling(temperature=0, seed=0))
+    answer = ""
+    try:
+        await sandbox.open_session()  # a warm start, as a running server has: the stack is loaded
+        started = time.perf_counter()
+        async for event in Engine(backend, sandbox).run(conversation):
+            if isinstance(event, TextDelta):
+                answer += event.text
+        wall = time.perf_counter() - started
+    finally:
+        backend.reuse_cache = True
+        await sandbox.close()
+    history = backend.stats.history
+    model_s = sum(s.prefill_s + s.decode_s for s in history)
+    overhead = wall - model_s - sandbox.run_s
+    return {
+        "iterations": [
+            {"prompt_tokens": s.prompt_tokens, "prefill_tokens": s.prefill_tokens, "prefill_s": s.prefill_s}
+            for s in history
+        ],
+        "correct": "5117" in answer,
+        "wall_s": wall,
+        "model_s": model_s,
+        "exec_s": sandbox.run_s,
+        "overhead_s": overhead,
+        "overhead_share": overhead / wall,
+    }
+
+
+class _TimedSandbox:
+    """A sandbox whose sessions add up the time they spend running code."""
+
+    def __init__(self, sandbox: Any) -> None:
+        self._sandbox = sandbox
+        self.run_s = 0.0
+
+    async def open_session(self) -> _TimedSession:
+        return _TimedSession(self, await self._sandbox.open_session())
+
+    async def close(self) -> None:
+        await self._sandbox.close()
+
+
+class _TimedSession:
+    def __init__(self, sandbox: _TimedSandbox, session: Any) -> None:
+        self._sandbox = sandbox
+        self._session = session
+
+    async def run(self, code: str, timeout_s: float | None = None) -> Any:
+        started = time.perf_counter()
+        try:
+            return await self._session.run(code, timeout_s)
+        finally:
+            self._sandbox.run_s += time.perf_counter() - started
+
+    async def close(self) -> None:
+        await self._session.close()
+
+
+def _print(results: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    t = results["throughput"]
+    table = Table(title=f"Decode throughput, {results['model']}, {results['threads']} threads")
+    for column in ("contender", "tokens/s", "ratio"):
+        table.add_column(column)
+    table.add_row("raw llama-cpp-python (create_completion)", f"{t['raw_tps']:.1f}", "1.00")
+    table.add_row("codeloop embedded backend", f"{t['codeloop_tps']:.1f}", f"{t['ratio']:.3f}")
+    console.print(table)
+    table = Table(title="Prompt tokens evaluated per loop iteration, 50-primes request")
+    for column in (
+        "iteration",
+        "prompt tokens",
+        "prefilled with reuse",
+        "prefilled without",
+        "prefill s (with / without)",
+    ):
+        table.add_column(column)
+    with_reuse = results["primes_with_reuse"]["iterations"]
+    without = results["primes_without_reuse"]["iterations"]
+    for index, (a, b) in enumerate(zip(with_reuse, without, strict=False), 1):
+        table.add_row(
+            str(index),
+            str(a["prompt_tokens"]),
+            str(a["prefill_tokens"]),
+            str(b["prefill_tokens"]),
+            f"{a['prefill_s']:.2f} / {b['prefill_s']:.2f}",
+        )
+    console.print(table)
+    p = results["primes_with_reuse"]
+    table = Table(title="50-primes request, where the time goes")
+    for column in ("wall s", "model s", "code execution s", "overhead s", "overhead share", "answer 5117"):
+        table.add_column(column)
+    table.add_row(
+        f"{p['wall_s']:.2f}",
+        f"{p['model_s']:.2f}",
+        f"{p['exec_s']:.3f}",
+        f"{p['overhead_s']:.3f}",
+        f"{p['overhead_share']:.2%}",
+        "yes" if p["correct"] else "no",
+    )
+    console.print(table)

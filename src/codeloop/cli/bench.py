@@ -1,0 +1,31 @@
+"""`codeloop bench`: side-by-side benchmarks (numbers, not pass/fail)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from typing import Any
+
+# Each suite is a module of codeloop.bench with add_arguments(parser) and run(args) -> int.
+SUITES = {
+    "sandbox": "Sandbox start-up and round trips vs a subprocess per block and a Jupyter kernel.",
+    "model": "Embedded model throughput vs raw llama-cpp-python; KV-cache reuse; loop overhead.",
+}
+
+
+def register(commands: Any) -> None:
+    parser = commands.add_parser("bench", help="Run a benchmark.", description=__doc__)
+    suites = parser.add_subparsers(dest="suite", required=True, metavar="SUITE")
+    for name, help_text in SUITES.items():
+        suite = suites.add_parser(name, help=help_text, description=help_text)
+        module = importlib.import_module(f"codeloop.bench.{name}")
+        module.add_arguments(suite)
+        suite.set_defaults(run=_runner(module))
+
+
+def _runner(module: Any) -> Any:
+    def run(args: argparse.Namespace) -> int:
+        code: int = module.run(args)
+        return code
+
+    return run

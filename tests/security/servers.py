@@ -1,0 +1,90 @@
+"""Real `codeloop serve` processes for the escape tests, with a canary in their environment."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+CODELOOP = str(Path(sys.executable).with_name("codeloop"))
+REPO = Path(__file__).resolve().parents[2]
+CANARY = "codeloop-canary-" + secrets.token_hex(8)
+LIMITS = (
+    *("--exec-timeout", "2", "--exec-memory-mib", "256", "--exec-pids", "64"),
+    *("--exec-disk-mib", "64", "--output-limit", "65536"),
+)
+
+
+@dataclass(frozen=True)
+class Result:
+    outcome: str
+    output: str
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen[str]
+
+    def execute(self, code: str, timeout: float = 60) -> Result:
+        """Run one block through the API, as a model's code; then check the server still answers."""
+        question = f"```python\n{code}\n```"
+        body = json.dumps({"tools": {"codeExecution": {}}, "contents": {"parts": {"text": question}}})
+        response = httpx.post(
+            f"{self.url}/v1beta/models/scripted:generateContent", content=body, timeout=timeout
+        )
+        assert response.status_code == 200, response.text
+        parts = response.json()["candidates"][0]["content"]["parts"]
+        (result,) = [p["codeExecutionResult"] for p in parts if "codeExecutionResult" in p]
+        self.assert_healthy()
+        return Result(result["outcome"], result.get("output", ""))
+
+    def assert_healthy(self) -> None:
+        assert httpx.get(f"{self.url}/healthz", timeout=10).json() == {"status": "ok"}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(*flags: str) -> Server:
+    port = free_port()
+    env = {**os.environ, "CODELOOP_SECURITY_CANARY": CANARY, "CODELOOP_LOG_LEVEL": "warning"}
+    process = subprocess.Popen(
+        [CODELOOP, "serve", "--port", str(port), "--model", "scripted", *LIMITS, *flags],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=env,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{url}/healthz").status_code == 200:
+                return Server(url, process)
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise RuntimeError("the server did not come up")
+        time.sleep(0.1)
+
+
+def stop_server(server: Server) -> None:
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
+        server.process.wait()
