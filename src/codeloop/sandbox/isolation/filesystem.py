@@ -85,18 +85,19 @@ def build_root(
     mount = ns.mount
     mount(None, "/", None, MS_REC | MS_PRIVATE)
     mount("tmpfs", new_root, "tmpfs", MS_NOSUID | MS_NODEV, "mode=755,size=4m")
+    # The working dir and /tmp live in memory: size-capped, charged to the session's cgroup,
+    # and gone with the session's mount namespace. They come first, so that a read-only path
+    # below them (a virtualenv under /tmp, say) is bound inside them, not hidden by them.
+    ids = f",uid={owner[0]},gid={owner[1]}" if owner is not None else ""
+    for path, options in ((WORKDIR, "mode=0755" + ids), ("/tmp", "mode=1777")):
+        os.makedirs(new_root + path)
+        mount("tmpfs", new_root + path, "tmpfs", MS_NOSUID | MS_NODEV, f"{options},size={disk_mib}m")
     for path in readonly:
         _bind(path, new_root + path, writable=False)
     for path, text in GENERATED.items():
         os.makedirs(os.path.dirname(new_root + path), exist_ok=True)
         with open(new_root + path, "w") as f:
             f.write(text)
-    # The working dir and /tmp live in memory: size-capped, charged to the session's cgroup,
-    # and gone with the session's mount namespace.
-    ids = f",uid={owner[0]},gid={owner[1]}" if owner is not None else ""
-    for path, options in ((WORKDIR, "mode=0755" + ids), ("/tmp", "mode=1777")):
-        os.makedirs(new_root + path)
-        mount("tmpfs", new_root + path, "tmpfs", MS_NOSUID | MS_NODEV, f"{options},size={disk_mib}m")
     if mplconfig is not None:  # matplotlib not preloaded: give it the font cache the zygote built
         shutil.copytree(mplconfig, new_root + "/tmp/matplotlib")
         if owner is not None:
