@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from codeloop.backends.registry import BackendOptions
@@ -67,6 +67,30 @@ class Settings(BaseSettings):
     zygotes: int = Field(1, gt=0, description="Preloaded processes that fork the sessions.")
     spare_sessions: int = Field(
         1, ge=0, description="Interpreters kept started ahead of demand, so a session opens at once."
+    )
+
+    # Access and observability (server/auth.py, limits.py, telemetry.py, logs.py).
+    api_keys: SecretStr | None = Field(
+        None,
+        description="Comma-separated API keys; with any key set (here or in --api-keys-file) every route "
+        "but /healthz needs one (x-goog-api-key, ?key= or Authorization: Bearer).",
+    )
+    api_keys_file: Path | None = Field(
+        None, description="File of API keys, one per line; blank lines and # comments are ignored."
+    )
+    allow_unauthenticated: bool = Field(
+        False,
+        description="Listen on a non-loopback --host without API keys: anyone who reaches the port can run "
+        "code on this machine.",
+    )
+    max_concurrent_per_key: int = Field(
+        4,
+        ge=0,
+        description="Requests in flight per API key (per client address without keys); past it, 429 at "
+        "once. 0: no limit.",
+    )
+    log_format: str = Field(
+        "text", pattern="^(text|json)$", description="Log lines as key=value text or JSON, with request ids."
     )
 
     @property

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import threading
 import time
-from collections.abc import AsyncGenerator, Generator
+from collections.abc import AsyncGenerator, Callable, Generator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 import numpy as np
@@ -41,6 +42,14 @@ class GenerationStats:
     generated_tokens: int = 0
     prefill_s: float = 0.0
     decode_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class _End:
+    """The last item of a generation: why it ended."""
+
+    reason: Literal["STOP", "MAX_TOKENS"]
+    error: Exception | None = None
 
 
 @dataclass
@@ -91,33 +100,53 @@ class EmbeddedBackend:
         if chat.sampling.max_tokens is not None:
             budget = min(budget, chat.sampling.max_tokens)
         async with self._lock:  # one generation at a time: they share the context and its cache
-            tokens = self._generate(prompt, chat.sampling)
+            loop = asyncio.get_running_loop()
+            queue: asyncio.Queue[bytes | _End] = asyncio.Queue()
+            stop = threading.Event()
+            producer = loop.run_in_executor(
+                self._thread, self._produce, prompt, chat.sampling, budget, stop, loop, queue.put_nowait
+            )
             decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-            pending: asyncio.Future[int | None] | None = None
             try:
-                for produced in range(budget + 1):
-                    pending = self._loop().run_in_executor(self._thread, next, tokens, None)
-                    token = await asyncio.shield(pending)
-                    if token is None or token in self._stop_tokens:
-                        break
-                    if produced == budget:
-                        yield Chunk(decoder.decode(b"", final=True), finish_reason="MAX_TOKENS")
-                        return
-                    text = decoder.decode(self.llm.detokenize([token]))
-                    if text:
+                while not isinstance(item := await queue.get(), _End):
+                    if text := decoder.decode(item):
                         yield Chunk(text)
-                yield Chunk(decoder.decode(b"", final=True), finish_reason="STOP")
+                if item.error is not None:
+                    raise BackendUnavailable(f"{self.info.name} failed while generating: {item.error}")
+                yield Chunk(decoder.decode(b"", final=True), finish_reason=item.reason)
             finally:
-                # Closed early (a code block ended, or the client left): let the token in flight
-                # finish on the model's thread, then stop the generator there too.
+                # Closed early (a code block ended, or the client left): the producer stops after
+                # the token in flight, and the next generation waits for it.
+                stop.set()
                 with anyio.CancelScope(shield=True):
-                    if pending is not None:
-                        await asyncio.wait([pending])
-                    await self._loop().run_in_executor(self._thread, tokens.close)
+                    await asyncio.wait([producer])
 
-    @staticmethod
-    def _loop() -> asyncio.AbstractEventLoop:
-        return asyncio.get_running_loop()
+    def _produce(
+        self,
+        prompt: list[int],
+        sampling: Sampling,
+        budget: int,
+        stop: threading.Event,
+        loop: asyncio.AbstractEventLoop,
+        put: Callable[[bytes | _End], None],
+    ) -> None:
+        """On the model's thread: generate and hand each token's bytes over without waiting.
+
+        Decoding never waits for the event loop to take a token, so streaming costs no speed."""
+        end = _End("MAX_TOKENS")
+        tokens = self._generate(prompt, sampling)
+        try:
+            for _ in range(budget):
+                token = next(tokens, None)
+                if token is None or token in self._stop_tokens or stop.is_set():
+                    end = _End("STOP")
+                    break
+                loop.call_soon_threadsafe(put, self.llm.detokenize([token]))
+        except Exception as exc:
+            end = _End("STOP", error=exc)
+        finally:
+            tokens.close()
+            loop.call_soon_threadsafe(put, end)
 
     def _generate(self, prompt: list[int], sampling: Sampling) -> Generator[int, None, None]:
         if not self.reuse_cache:

@@ -31,7 +31,7 @@ STORY = "Write a long, detailed story about a lighthouse keeper and a storm."
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default="qwen2.5-coder-0.5b", help="Embedded model to measure.")
     parser.add_argument("--tokens", type=int, default=128, help="Tokens generated per throughput round.")
-    parser.add_argument("--rounds", type=int, default=3, help="Throughput rounds per contender.")
+    parser.add_argument("--rounds", type=int, default=7, help="Throughput rounds per contender.")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores).")
     parser.add_argument("--json", action="store_true", help="Print the results as JSON.")
 
@@ -49,10 +49,9 @@ def run(args: argparse.Namespace) -> int:
 class Throughput:
     codeloop_tps: float
     raw_tps: float
-
-    @property
-    def ratio(self) -> float:
-        return self.codeloop_tps / self.raw_tps
+    # The median of per-round ratios: each round pairs the two contenders back to back, so the
+    # drift of a shared machine cancels out better than in a ratio of medians.
+    ratio: float
 
 
 async def _measure(args: argparse.Namespace) -> dict[str, Any]:
@@ -78,7 +77,7 @@ async def _measure(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "model": name,
         "threads": threads,
-        "throughput": {**asdict(throughput), "ratio": throughput.ratio},
+        "throughput": asdict(throughput),
         "primes_with_reuse": with_reuse,
         "primes_without_reuse": without_reuse,
     }
@@ -118,7 +117,8 @@ async def _throughput(backend: Any, raw: Any, tokens: int, rounds: int) -> Throu
             last = now
             count += 1
         theirs.append((count - 1) / (last - first))
-    return Throughput(statistics.median(ours), statistics.median(theirs))
+    ratios = [a / b for a, b in zip(ours, theirs, strict=True)]
+    return Throughput(statistics.median(ours), statistics.median(theirs), statistics.median(ratios))
 
 
 def _chatml_prompt(messages: tuple[Message, ...]) -> str:
@@ -209,7 +209,9 @@ def _print(results: dict[str, Any]) -> None:
     for column in ("contender", "tokens/s", "ratio"):
         table.add_column(column)
     table.add_row("raw llama-cpp-python (create_completion)", f"{t['raw_tps']:.1f}", "1.00")
-    table.add_row("codeloop embedded backend", f"{t['codeloop_tps']:.1f}", f"{t['ratio']:.3f}")
+    table.add_row(
+        "codeloop embedded backend", f"{t['codeloop_tps']:.1f}", f"{t['ratio']:.3f} (median per round)"
+    )
     console.print(table)
     table = Table(title="Prompt tokens evaluated per loop iteration, 50-primes request")
     for column in (

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import Any
 
 from codeloop.cli.options import add_settings_flags, settings_from
@@ -36,6 +37,9 @@ def register(commands: Any) -> None:
         "zygotes",
         "spare_sessions",
     )
+    add_settings_flags(
+        parser, "api_keys_file", "allow_unauthenticated", "max_concurrent_per_key", "log_format"
+    )
     parser.set_defaults(run=run)
 
 
@@ -43,9 +47,27 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     from codeloop.server.app import create_app
+    from codeloop.server.auth import bind_refusal
+    from codeloop.server.logs import configure_logging
 
     settings = settings_from(args)
+    try:
+        refusal = bind_refusal(settings)
+    except ValueError as exc:
+        refusal = str(exc)
+    if refusal is not None:
+        print(f"codeloop: {refusal}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level, settings.log_format)
     app = create_app(settings)
     print(f"codeloop: serving {settings.model} on http://{settings.host}:{settings.port}", flush=True)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower())
+    # Logging is configured above, request ids included; the middleware writes one line per request.
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        log_config=None,
+        access_log=False,
+    )
     return 0

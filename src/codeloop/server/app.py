@@ -1,4 +1,4 @@
-"""The ASGI application: create_app(settings) wires routes, error handlers and the sandbox's lifetime."""
+"""The ASGI application: create_app(settings) wires routes, handlers, middleware, the sandbox's lifetime."""
 
 from __future__ import annotations
 
@@ -10,10 +10,17 @@ from fastapi import FastAPI
 
 from codeloop import __version__
 from codeloop.backends.registry import Registry
+from codeloop.sandbox.base import Sandbox
 from codeloop.sandbox.factory import start_sandbox
 from codeloop.server import handlers
-from codeloop.server.routes import generate, health, models
+from codeloop.server.access import AccessMiddleware
+from codeloop.server.auth import api_keys
+from codeloop.server.limits import ConcurrencyLimiter
+from codeloop.server.metrics import Metrics
+from codeloop.server.routes import generate, health, metrics, models
 from codeloop.server.runtime import Runtime
+from codeloop.server.telemetry import Telemetry, TelemetryMiddleware
+from codeloop.server.tracing import tracer_from_environment
 from codeloop.settings import Settings
 
 
@@ -43,7 +50,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     handlers.install(app)
-    app.include_router(health.router)
-    app.include_router(models.router)
-    app.include_router(generate.router)
+    routers = [health.router, metrics.router, models.router, generate.router]
+    for router in routers:
+        app.include_router(router)
+
+    def sandbox() -> Sandbox | None:
+        runtime: Runtime | None = getattr(app.state, "runtime", None)  # None until the lifespan starts
+        return runtime.sandbox if runtime is not None else None
+
+    telemetry = Telemetry(Metrics(sandbox), tracer_from_environment())
+    app.state.telemetry = telemetry
+    # The last added runs first: every request gets its id and is counted, refused ones included.
+    limiter = ConcurrencyLimiter(settings.max_concurrent_per_key)
+    app.add_middleware(AccessMiddleware, keys=api_keys(settings), limiter=limiter)
+    routes = [route for router in routers for route in router.routes]
+    app.add_middleware(TelemetryMiddleware, telemetry=telemetry, routes=routes)
     return app

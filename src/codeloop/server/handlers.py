@@ -10,6 +10,8 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from codeloop.errors import CodeloopError
+from codeloop.server.logs import REQUEST_ID_HEADER
+from codeloop.server.telemetry import request_id_of
 from codeloop.wire.errors import error_body, error_body_for
 
 log = logging.getLogger("codeloop.server")
@@ -47,10 +49,22 @@ async def on_validation_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(error_body(400, f"Invalid request: {exc}", "INVALID_ARGUMENT"), status_code=400)
 
 
+def internal_error_message(request_id: str | None) -> str:
+    """The 500 message: no details for the client, but the id that finds them in the log."""
+    if request_id is None:
+        return "Internal error; the server log has the details."
+    return f"Internal error; the server log has the details (request id {request_id})."
+
+
 async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("%s %s failed unexpectedly", request.method, request.url.path)
-    body = error_body(500, "Internal error; the server log has the details.", "INTERNAL")
-    return JSONResponse(body, status_code=500)
+    # Starlette calls this from outside every middleware: the request id comes from the scope.
+    request_id = request_id_of(request.scope)
+    log.exception(
+        "%s %s failed unexpectedly", request.method, request.url.path, extra={"request_id": request_id}
+    )
+    body = error_body(500, internal_error_message(request_id), "INTERNAL")
+    headers = {REQUEST_ID_HEADER: request_id} if request_id else None
+    return JSONResponse(body, status_code=500, headers=headers)
 
 
 def install(app: FastAPI) -> None:

@@ -16,7 +16,10 @@ from codeloop.loop import prompts
 from codeloop.loop.engine import Conversation, Engine
 from codeloop.loop.events import Finished, TextDelta
 from codeloop.server.body import read_body
+from codeloop.server.handlers import internal_error_message
+from codeloop.server.logs import current_request_id
 from codeloop.server.runtime import runtime_of
+from codeloop.server.telemetry import Telemetry
 from codeloop.wire.errors import error_body, error_body_for
 from codeloop.wire.request import GenerateContentRequest, parse_generate_request
 from codeloop.wire.response import ResponseWriter, parts_for
@@ -75,23 +78,24 @@ async def _generate(request: Request, model: str, stream: bool) -> Response:
     conversation = conversation_for(body)
     engine = await runtime.engine(model)
     writer = ResponseWriter(model)
+    telemetry: Telemetry = request.app.state.telemetry
     if not stream:
-        async with contextlib.aclosing(engine.run(conversation)) as events:
+        async with contextlib.aclosing(telemetry.observe(model, engine.run(conversation))) as events:
             return JSONResponse(writer.whole([event async for event in events]))
-    chunks = _chunks(engine, conversation, writer)
+    chunks = _chunks(telemetry, model, engine, conversation, writer)
     if request.query_params.get("alt") == "sse":
         return StreamingResponse(sse(chunks), media_type="text/event-stream")
     return StreamingResponse(json_array(chunks), media_type="application/json")
 
 
 async def _chunks(
-    engine: Engine, conversation: Conversation, writer: ResponseWriter
+    telemetry: Telemetry, model: str, engine: Engine, conversation: Conversation, writer: ResponseWriter
 ) -> AsyncIterator[dict[str, Any]]:
     """One chunk per event: text as it comes, each code block and each result whole, then the finish.
 
     The status line is already sent: a failure now ends the stream with an error chunk."""
     try:
-        async with contextlib.aclosing(engine.run(conversation)) as events:
+        async with contextlib.aclosing(telemetry.observe(model, engine.run(conversation))) as events:
             async for event in events:
                 if isinstance(event, Finished):
                     yield writer.render([], event)
@@ -102,7 +106,7 @@ async def _chunks(
         yield error_body_for(exc)
     except Exception:
         log.exception("stream failed unexpectedly")
-        yield error_body(500, "Internal error; the server log has the details.", "INTERNAL")
+        yield error_body(500, internal_error_message(current_request_id()), "INTERNAL")
 
 
 async def _count_tokens(request: Request, model: str) -> Response:

@@ -1,0 +1,17 @@
+"""/metrics in Prometheus's text format; it needs an API key like every route when keys are configured."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from codeloop.server.telemetry import Telemetry
+
+router = APIRouter()
+
+
+@router.get("/metrics", include_in_schema=False)
+async def metrics(request: Request) -> Response:
+    telemetry: Telemetry = request.app.state.telemetry
+    return Response(generate_latest(telemetry.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,85 @@
+"""Metrics: what the engine's events and the sandbox add up to, in Prometheus's text format."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncGenerator
+from types import SimpleNamespace
+
+from prometheus_client import generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+from codeloop.loop.events import CodeBlock, CodeResult, Event, Finished, TextDelta, Usage
+from codeloop.sandbox.execution import Execution, Outcome
+from codeloop.server.metrics import Metrics
+from codeloop.server.telemetry import Telemetry
+
+
+def samples(metrics: Metrics) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    text = generate_latest(metrics.registry).decode()
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+async def trail() -> AsyncGenerator[Event, None]:
+    yield TextDelta("let me compute")
+    yield CodeBlock("print(1)")
+    yield CodeResult(Execution(Outcome.OUTCOME_OK, "1\n"))
+    yield CodeBlock("1/0")
+    yield CodeResult(Execution(Outcome.OUTCOME_FAILED, "ZeroDivisionError"))
+    yield Finished("STOP", Usage(prompt_tokens=10, candidates_tokens=5, tool_use_prompt_tokens=3))
+
+
+def test_observe_passes_events_through_and_counts_them() -> None:
+    telemetry = Telemetry(Metrics())
+
+    async def run() -> list[Event]:
+        return [event async for event in telemetry.observe("scripted", trail())]
+
+    events = asyncio.run(run())
+    assert len(events) == 6 and isinstance(events[-1], Finished)
+    found = samples(telemetry.metrics)
+    assert found[("codeloop_code_executions_total", (("outcome", "OUTCOME_OK"),))] == 1
+    assert found[("codeloop_code_executions_total", (("outcome", "OUTCOME_FAILED"),))] == 1
+    assert found[("codeloop_code_execution_duration_seconds_count", (("outcome", "OUTCOME_OK"),))] == 1
+    tokens = {
+        kind: found[("codeloop_tokens_total", (("kind", kind), ("model", "scripted")))]
+        for kind in ("prompt", "candidates", "tool_use_prompt")
+    }
+    assert tokens == {"prompt": 10, "candidates": 5, "tool_use_prompt": 3}
+
+
+def test_closing_the_observer_closes_the_engine() -> None:
+    closed = []
+
+    async def engine() -> AsyncGenerator[Event, None]:
+        try:
+            yield TextDelta("a")
+            yield TextDelta("b")
+        finally:
+            closed.append(True)
+
+    async def take_one() -> None:
+        observed = Telemetry(Metrics()).observe("m", engine())
+        await anext(observed)
+        await observed.aclose()
+
+    asyncio.run(take_one())
+    assert closed == [True]
+
+
+def test_sandbox_sessions_are_read_at_scrape_time() -> None:
+    sandbox = SimpleNamespace(_sessions={1, 2}, _spares=[3], config=SimpleNamespace(max_sessions=64))
+    found = samples(Metrics(lambda: sandbox))
+    assert found[("codeloop_sandbox_sessions", (("state", "open"),))] == 2
+    assert found[("codeloop_sandbox_sessions", (("state", "spare"),))] == 1
+    assert found[("codeloop_sandbox_max_sessions", ())] == 64
+
+
+def test_a_sandbox_that_does_not_say_reports_nothing() -> None:
+    for sandbox in (None, object()):
+        found = samples(Metrics(lambda sandbox=sandbox: sandbox))
+        assert not [name for name, _ in found if name.startswith("codeloop_sandbox")]
