@@ -13,10 +13,11 @@ import socket
 import subprocess
 import threading
 import time
-from pathlib import Path
 
 import httpx
 from servers import CANARY, CODELOOP, LIMITS, REPO, Server, free_port
+
+from processes import alive, descendants
 
 NO_PRELOAD_LONG_DEADLINE = ("--exec-timeout", "60", "--preload", "")
 OK, FAILED, DEADLINE = "OUTCOME_OK", "OUTCOME_FAILED", "OUTCOME_DEADLINE_EXCEEDED"
@@ -134,16 +135,16 @@ def test_killing_the_parent_and_every_visible_pid_hurts_nobody(sandboxed: Server
 
 def test_a_fork_bomb_is_contained(sandboxed: Server) -> None:
     time.sleep(0.5)  # the spare interpreter the last request left started is ready
-    before = len(_descendants(sandboxed.process.pid))  # the zygote and a spare (keeper, interpreter)
+    before = len(descendants(sandboxed.process.pid))  # the zygote and a spare (keeper, interpreter)
     started = time.monotonic()
     result = sandboxed.execute("import os\nwhile True:\n    os.fork()")
     assert result.outcome in (FAILED, DEADLINE)
     assert time.monotonic() - started < 10
     # The request is over: its session, and everything the bomb forked, is gone.
     deadline = time.monotonic() + 5
-    while len(_descendants(sandboxed.process.pid)) > before and time.monotonic() < deadline:
+    while len(descendants(sandboxed.process.pid)) > before and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert len(_descendants(sandboxed.process.pid)) == before
+    assert len(descendants(sandboxed.process.pid)) == before
     assert sandboxed.execute("print('fine')").output == "fine\n"
 
 
@@ -290,41 +291,14 @@ def test_no_process_outlives_a_killed_server() -> None:
                 lines = stream.iter_lines()
                 assert any("executableCode" in line for line in lines)
                 time.sleep(1.0)
-                tree = _descendants(server.pid)
+                tree = descendants(server.pid)
                 assert len(tree) >= 4  # zygote, keeper, session, sleep
                 server.kill()
                 server.wait()
         deadline = time.monotonic() + 5
-        while any(_alive(pid) for pid in tree) and time.monotonic() < deadline:
+        while any(alive(pid) for pid in tree) and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert [pid for pid in tree if _alive(pid)] == []
+        assert [pid for pid in tree if alive(pid)] == []
     finally:
         server.kill()
         server.wait()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-
-
-def _descendants(pid: int) -> set[int]:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry.name))
-    found: set[int] = set()
-    pending = [pid]
-    while pending:
-        for child in children.get(pending.pop(), []):
-            if child not in found:
-                found.add(child)
-                pending.append(child)
-    return found

@@ -11,11 +11,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sandbox_helpers import LoopThread, alive, descendants, wait_gone
+from sandbox_helpers import LoopThread
 
 from codeloop.errors import QuotaExceeded, SandboxFailure
 from codeloop.sandbox import ForkSandbox, Limits, SandboxConfig
 from codeloop.sandbox.execution import Outcome
+from processes import alive, descendants, wait_gone
 
 LIMITS = Limits(timeout_s=10.0, output_bytes=64 * 1024, memory_mib=256, pids=64, disk_mib=32, file_mib=32)
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

@@ -15,6 +15,7 @@ from codeloop.errors import SandboxFailure
 from codeloop.sandbox import Limits, ProcessSandbox
 from codeloop.sandbox.execution import Outcome
 from codeloop.sandbox.process import ProcessSession
+from processes import alive, wait_gone
 
 LIMITS = Limits(timeout_s=10.0, output_bytes=64 * 1024)
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -31,23 +32,6 @@ def in_sandbox(scenario: Scenario, limits: Limits = LIMITS) -> None:
             await sandbox.close()
 
     asyncio.run(main())
-
-
-def alive(pid: int) -> bool:
-    """Whether pid runs; a zombie waiting for init to reap it counts as gone."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] not in ("Z", "X")
-
-
-def wait_gone(*pids: int, within_s: float = 5.0) -> list[int]:
-    """The pids still alive after waiting up to within_s."""
-    deadline = time.monotonic() + within_s
-    while any(alive(pid) for pid in pids) and time.monotonic() < deadline:
-        time.sleep(0.02)
-    return [pid for pid in pids if alive(pid)]
 
 
 def test_state_persists_across_blocks() -> None:
