@@ -89,6 +89,11 @@ class EmbeddedBackend:
     def count_tokens(self, text: str) -> int:
         return len(self.llm.tokenize(text.encode(), add_bos=False, special=False))
 
+    async def aclose(self) -> None:
+        async with self._lock:  # after the generation in progress, if any
+            self._thread.shutdown()
+            self.llm.close()
+
     async def stream(self, chat: Chat) -> AsyncGenerator[Chunk, None]:
         prompt = self.llm.tokenize(chatml.render(chat.messages).encode(), add_bos=False, special=True)
         budget = self.info.input_token_limit - len(prompt)

@@ -76,6 +76,13 @@ class Registry:
                 self._backends[name] = self._build(name)
             return self._backends[name]
 
+    async def aclose(self) -> None:
+        """Close every backend built so far."""
+        with self._lock:
+            backends, self._backends = list(self._backends.values()), {}
+        for backend in backends:
+            await backend.aclose()
+
     def infos(self) -> list[ModelInfo]:
         return [self.info(name) for name in self.names]
 

@@ -32,6 +32,9 @@ class ScriptedBackend:
     def count_tokens(self, text: str) -> int:
         return len(_TOKENS.findall(text))
 
+    async def aclose(self) -> None:
+        pass
+
     async def stream(self, chat: Chat) -> AsyncGenerator[Chunk, None]:
         budget = chat.sampling.max_tokens
         used = 0

@@ -70,10 +70,13 @@ async def _measure(args: argparse.Namespace) -> dict[str, Any]:
     raw = Llama(
         model_path=str(path), n_ctx=model.context_length, n_threads=threads, n_batch=512, verbose=False
     )
-    throughput = await _throughput(backend, raw, args.tokens, args.rounds)
-    del raw
-    with_reuse = await _primes_request(backend, reuse=True)
-    without_reuse = await _primes_request(backend, reuse=False)
+    try:
+        throughput = await _throughput(backend, raw, args.tokens, args.rounds)
+        raw.close()
+        with_reuse = await _primes_request(backend, reuse=True)
+        without_reuse = await _primes_request(backend, reuse=False)
+    finally:
+        await backend.aclose()
     return {
         "model": name,
         "threads": threads,

@@ -48,4 +48,5 @@ async def _ask(args: argparse.Namespace) -> int:
                 printer.show(event)
     finally:
         await sandbox.close()
+        await registry.aclose()
     return 0

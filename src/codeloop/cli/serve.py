@@ -13,32 +13,12 @@ def register(commands: Any) -> None:
     parser = commands.add_parser("serve", help="Run the HTTP server.", description=__doc__)
     add_settings_flags(
         parser,
-        "host",
-        "port",
-        "model",
-        "upstream_url",
-        "threads",
-        "exec_timeout",
-        "max_code_blocks",
-        "gemini_aliases",
-        "cache_dir",
-        "log_level",
-    )
-    add_settings_flags(
-        parser,
-        "insecure_no_sandbox",
-        "output_limit",
-        "exec_memory_mib",
-        "exec_disk_mib",
-        "exec_pids",
-        "max_sessions",
-        "session_idle_timeout",
-        "preload",
-        "zygotes",
-        "spare_sessions",
-    )
-    add_settings_flags(
-        parser, "api_keys_file", "allow_unauthenticated", "max_concurrent_per_key", "log_format"
+        *("host", "port", "log_level", "log_format"),
+        *("model", "upstream_url", "threads", "cache_dir", "gemini_aliases"),
+        *("exec_timeout", "max_code_blocks", "output_limit"),
+        *("insecure_no_sandbox", "exec_memory_mib", "exec_disk_mib", "exec_pids"),
+        *("max_sessions", "session_idle_timeout", "preload", "zygotes", "spare_sessions"),
+        *("api_keys_file", "allow_unauthenticated", "max_concurrent_per_key"),
     )
     parser.set_defaults(run=run)
 

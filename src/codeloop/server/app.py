@@ -40,6 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             await sandbox.close()
+            await registry.aclose()
 
     app = FastAPI(
         title="codeloop",
