@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from codeloop.errors import SandboxFailure
-from codeloop.sandbox.execution import Execution, Outcome
+from codeloop.sandbox.blocks import run_block
+from codeloop.sandbox.execution import Execution
 from codeloop.sandbox.limits import Limits
-from codeloop.sandbox.output import Output, decode_files, signal_name
-from codeloop.sandbox.protocol import ProtocolError, encode, read_message_async
+from codeloop.sandbox.output import Output, signal_name
+from codeloop.sandbox.protocol import ProtocolError, read_message_async
 
 __all__ = ["ProcessSandbox", "ProcessSession"]
 
@@ -46,7 +47,7 @@ class _Child:
         self.proc = proc
         self._reader = reader
         self._writer = writer
-        self._output = output
+        self.output = output
         self._killed = False
 
     @property
@@ -93,7 +94,7 @@ class _Child:
             await child.kill()
             raise SandboxFailure(f"the interpreter was not ready within {START_TIMEOUT_S:g} s") from exc
         except (ProtocolError, OSError) as exc:
-            how = await child._post_mortem(exc)
+            how = await child.post_mortem(exc)
             printed = output.text().strip()
             detail = f"; it printed: {printed}" if printed else ""
             raise SandboxFailure(f"the interpreter {how} before it was ready{detail}") from exc
@@ -104,37 +105,12 @@ class _Child:
         return child
 
     async def run(self, code: str, timeout_s: float, output_bytes: int) -> Execution:
-        try:
-            request = encode({"type": "run", "code": code, "output_bytes": output_bytes})
-        except ProtocolError as exc:
-            return Execution(Outcome.OUTCOME_FAILED, f"The code block was not run: {exc}.\n")
-        self._output.start(output_bytes)
-        try:
-            async with asyncio.timeout(timeout_s):
-                self._writer.write(request)
-                await self._writer.drain()
-                reply = await self._reply()
-            files = decode_files(reply)
-        except TimeoutError:
-            await self.kill()
-            note = (
-                f"Execution timed out after {timeout_s:g} s; "
-                "the interpreter was restarted and its state lost.\n"
-            )
-            return Execution(Outcome.OUTCOME_DEADLINE_EXCEEDED, self._output.text(note))
-        except (ProtocolError, OSError) as exc:
-            how = await self._post_mortem(exc)
-            note = f"The interpreter {how}; it was restarted and its state lost.\n"
-            return Execution(Outcome.OUTCOME_FAILED, self._output.text(note))
-        except BaseException:
-            self.abandon()  # cancelled mid-block: its state is unknown, so it must not serve another
-            raise
-        self._output.stop()
-        outcome = Outcome.OUTCOME_OK if reply["ok"] else Outcome.OUTCOME_FAILED
-        return Execution(outcome, self._output.text(reply["trailer"]), files)
+        return await run_block(self, code, timeout_s, output_bytes)
 
-    async def _reply(self) -> dict[str, Any]:
-        """The block's result, or ProtocolError if the child dies or garbles the channel first."""
+    async def request(self, frame: bytes, kind: str) -> dict[str, Any]:
+        """Send one request; its reply, or ProtocolError if the child dies or garbles the channel first."""
+        self._writer.write(frame)
+        await self._writer.drain()
         read = asyncio.ensure_future(read_message_async(self._reader))
         exited = asyncio.ensure_future(self.proc.wait())
         try:
@@ -149,11 +125,11 @@ class _Child:
             await asyncio.gather(read, exited, return_exceptions=True)
         if reply is None:
             raise ProtocolError("the interpreter closed the channel")
-        if reply.get("type") != "result":
-            raise ProtocolError(f"expected a result message, got type {reply.get('type')!r}")
+        if reply.get("type") != kind:
+            raise ProtocolError(f"expected a {kind} message, got type {reply.get('type')!r}")
         return reply
 
-    async def _post_mortem(self, exc: Exception) -> str:
+    async def post_mortem(self, exc: Exception) -> str:
         """Kill the child; say how it died ("exited with code 3"), or how it broke the channel."""
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(EXIT_GRACE_S):
@@ -178,14 +154,14 @@ class _Child:
         """Idempotent: SIGKILL the group, reap the child, keep what it printed, close the fds."""
         self._signal()
         await self.proc.wait()
-        self._output.stop()
-        self._output.close()
+        self.output.stop()
+        self.output.close()
         self._writer.transport.abort()
 
     def abandon(self) -> None:
         """kill() for when we cannot await: asyncio's child watcher reaps it; kill() may follow."""
         self._signal()
-        self._output.close()
+        self.output.close()
         self._writer.transport.abort()
 
 

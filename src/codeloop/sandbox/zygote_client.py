@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any
 
 from codeloop.errors import SandboxFailure
-from codeloop.sandbox.execution import Execution, Outcome
-from codeloop.sandbox.output import Output, decode_files, signal_name
-from codeloop.sandbox.protocol import ProtocolError, encode, read_message_async
+from codeloop.sandbox.blocks import run_block
+from codeloop.sandbox.execution import Execution
+from codeloop.sandbox.output import Output, signal_name
+from codeloop.sandbox.protocol import ProtocolError, read_message_async
 
 __all__ = ["HINT", "SessionProcess", "ZygoteClient"]
 
@@ -139,7 +140,7 @@ class SessionProcess:
     ) -> None:
         self._reader, self._writer = ctrl
         self._keep_reader, self._keep_writer = keep
-        self._output = output
+        self.output = output
         self._memory_mib = memory_mib
         self.pid: int | None = None
         self.exited: asyncio.Future[dict[str, Any] | None] = asyncio.get_running_loop().create_future()
@@ -200,8 +201,8 @@ class SessionProcess:
         except (ProtocolError, OSError) as exc:
             hello = {"type": "error", "message": str(exc)}
         if hello is None:
-            how = await self._post_mortem()
-            printed = self._output.text().strip()
+            how = await self.post_mortem()
+            printed = self.output.text().strip()
             detail = f"; it printed: {printed}" if printed else ""
             raise SandboxFailure(f"the session {how} before it was ready{detail}")
         if hello.get("type") == "error":
@@ -220,32 +221,7 @@ class SessionProcess:
             self.exited.set_result(message)
 
     async def run(self, code: str, timeout_s: float, output_bytes: int) -> Execution:
-        try:
-            request = encode({"type": "run", "code": code, "output_bytes": output_bytes})
-        except ProtocolError as exc:
-            return Execution(Outcome.OUTCOME_FAILED, f"The code block was not run: {exc}.\n")
-        self._output.start(output_bytes)
-        try:
-            async with asyncio.timeout(timeout_s):
-                reply = await self.request(request, "result")
-            files = decode_files(reply)
-        except TimeoutError:
-            await self.kill()
-            note = (
-                f"Execution timed out after {timeout_s:g} s; "
-                "the interpreter was restarted and its state lost.\n"
-            )
-            return Execution(Outcome.OUTCOME_DEADLINE_EXCEEDED, self._output.text(note))
-        except (ProtocolError, OSError):
-            how = await self._post_mortem()
-            note = f"The interpreter {how}; it was restarted and its state lost.\n"
-            return Execution(Outcome.OUTCOME_FAILED, self._output.text(note))
-        except BaseException:
-            self.abandon()  # cancelled mid-block: its state is unknown, so it must not serve another
-            raise
-        self._output.stop()
-        outcome = Outcome.OUTCOME_OK if reply["ok"] else Outcome.OUTCOME_FAILED
-        return Execution(outcome, self._output.text(reply["trailer"]), files)
+        return await run_block(self, code, timeout_s, output_bytes)
 
     async def request(self, frame: bytes, kind: str) -> dict[str, Any]:
         """Send one request; its reply, or ProtocolError if the session dies or garbles it first."""
@@ -267,7 +243,7 @@ class SessionProcess:
             raise ProtocolError(f"expected a {kind} message, got type {reply.get('type')!r}")
         return reply
 
-    async def _post_mortem(self) -> str:
+    async def post_mortem(self, exc: Exception | None = None) -> str:
         """Make sure it is dead; say how it died ("exited with code 3", "ran out of memory")."""
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(EXIT_GRACE_S):
@@ -304,8 +280,8 @@ class SessionProcess:
         self._close()
 
     def _close(self) -> None:
-        self._output.stop()
-        self._output.close()
+        self.output.stop()
+        self.output.close()
         self._writer.transport.abort()
         self._keep_writer.transport.abort()
         if self._watcher is not None:
