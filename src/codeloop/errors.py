@@ -7,6 +7,7 @@
     ├── PermissionDenied          403 PERMISSION_DENIED
     ├── NotFound                  404 NOT_FOUND
     │   └── ModelNotFound         404 NOT_FOUND
+    ├── Aborted                   409 ABORTED
     ├── QuotaExceeded             429 RESOURCE_EXHAUSTED
     ├── BackendUnavailable        503 UNAVAILABLE
     └── SandboxFailure            500 INTERNAL
@@ -55,6 +56,13 @@ class ModelNotFound(NotFound):
     def __init__(self, model: str) -> None:
         super().__init__(f"models/{model} is not found. Call ListModels to see the available models.")
         self.model = model
+
+
+class Aborted(CodeloopError):
+    """A conflict with concurrent work, such as a session busy with another request."""
+
+    code = 409
+    status = "ABORTED"
 
 
 class QuotaExceeded(CodeloopError):

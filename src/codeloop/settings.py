@@ -61,6 +61,9 @@ class Settings(BaseSettings):
     session_idle_timeout: float = Field(
         600.0, gt=0, description="Seconds after which an idle interpreter is reset, its state dropped."
     )
+    max_kept_sessions: int = Field(
+        16, ge=0, description="Sessions kept across requests (x-codeloop-session: new); idle ones expire."
+    )
     preload: str = Field(
         ",".join(DEFAULT_PRELOAD), description="Comma-separated modules every session starts with imported."
     )

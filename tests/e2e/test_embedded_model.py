@@ -14,7 +14,7 @@ from google import genai
 from google.genai import types
 
 from codeloop.settings import Settings
-from conftest import LiveServer, start_server
+from live import LiveServer, serving
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -33,11 +33,8 @@ def config(**overrides: object) -> types.GenerateContentConfig:
 
 @pytest.fixture(scope="module")
 def model_server() -> Iterator[LiveServer]:
-    settings = Settings(model="qwen2.5-coder-0.5b", exec_timeout=20)
-    server, thread, url = start_server(settings)
-    yield LiveServer(url, settings, server.config.app)
-    server.should_exit = True
-    thread.join(timeout=30)
+    with serving(Settings(model="qwen2.5-coder-0.5b", exec_timeout=20)) as server:
+        yield server
 
 
 @pytest.fixture

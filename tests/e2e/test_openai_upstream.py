@@ -15,7 +15,7 @@ from google.genai import types
 
 from codeloop.backends.catalog import QWEN_05B
 from codeloop.settings import Settings
-from conftest import LiveServer, start_server
+from live import LiveServer, serving
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -57,11 +57,8 @@ def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def codeloop_server(upstream: str) -> Iterator[LiveServer]:
-    settings = Settings(model="openai:qwen", upstream_url=upstream, exec_timeout=20)
-    server, thread, url = start_server(settings)
-    yield LiveServer(url, settings, server.config.app)
-    server.should_exit = True
-    thread.join(timeout=30)
+    with serving(Settings(model="openai:qwen", upstream_url=upstream, exec_timeout=20)) as server:
+        yield server
 
 
 def test_the_loop_runs_on_an_upstream_model(codeloop_server: LiveServer) -> None:
@@ -91,17 +88,15 @@ def test_the_loop_runs_on_an_upstream_model(codeloop_server: LiveServer) -> None
     assert "".join(chunk.text or "" for chunk in chunks).strip()
 
 
-def test_an_unreachable_upstream_is_503(codeloop_server: LiveServer) -> None:
+def test_an_unreachable_upstream_is_503() -> None:
     settings = Settings(model="openai:qwen", upstream_url=f"http://127.0.0.1:{free_port()}/v1")
-    server, thread, url = start_server(settings)
-    try:
-        body = {"contents": {"parts": {"text": "hi"}}}
-        response = httpx.post(f"{url}/v1beta/models/openai:qwen:streamGenerateContent?alt=sse", json=body)
-        assert response.status_code == 200  # the stream started: the failure arrives as its last chunk
-        assert '"status":"UNAVAILABLE"' in response.text
-        response = httpx.post(f"{url}/v1beta/models/openai:qwen:generateContent", json=body)
-        assert response.status_code == 503
-        assert response.json()["error"]["status"] == "UNAVAILABLE"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
+    body = {"contents": {"parts": {"text": "hi"}}}
+    with serving(settings) as server:
+        streamed = httpx.post(
+            f"{server.url}/v1beta/models/openai:qwen:streamGenerateContent?alt=sse", json=body
+        )
+        whole = httpx.post(f"{server.url}/v1beta/models/openai:qwen:generateContent", json=body)
+    assert streamed.status_code == 200  # the stream started: the failure arrives as its last chunk
+    assert '"status":"UNAVAILABLE"' in streamed.text
+    assert whole.status_code == 503
+    assert whole.json()["error"]["status"] == "UNAVAILABLE"

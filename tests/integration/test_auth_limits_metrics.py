@@ -22,6 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from codeloop.server.logs import RequestIdFilter
 from codeloop.settings import Settings
+from live import LiveServer, serving
 
 CODELOOP = str(Path(sys.executable).with_name("codeloop"))
 CODE_TOOL = types.GenerateContentConfig(tools=[types.Tool(code_execution=types.ToolCodeExecution())])
@@ -37,13 +38,8 @@ SLOW_BODY = json.dumps(
 MAX_BYTES = 64 << 10
 
 
-def root_conftest(config: pytest.Config):
-    """tests/conftest.py as pytest loaded it: `import conftest` may find tests/integration/sandbox's."""
-    return config.pluginmanager.get_plugin(str(Path(__file__).parents[1] / "conftest.py"))
-
-
 @pytest.fixture(scope="module")
-def keyed_server(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+def keyed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     keys_file = tmp_path_factory.mktemp("keys") / "keys"
     keys_file.write_text("# keys of the tests\nfile-key\n")
     settings = Settings(
@@ -54,11 +50,8 @@ def keyed_server(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathF
         max_concurrent_per_key=1,
         max_request_bytes=MAX_BYTES,
     )
-    conftest = root_conftest(pytestconfig)
-    server, thread, url = conftest.start_server(settings)
-    yield conftest.LiveServer(url, settings, server.config.app)
-    server.should_exit = True
-    thread.join(timeout=30)
+    with serving(settings) as server:
+        yield server
 
 
 def developer(url: str, key: str) -> genai.Client:

@@ -17,7 +17,14 @@ def register(commands: Any) -> None:
         *("model", "upstream_url", "threads", "cache_dir", "gemini_aliases"),
         *("exec_timeout", "max_code_blocks", "output_limit"),
         *("insecure_no_sandbox", "exec_memory_mib", "exec_disk_mib", "exec_pids"),
-        *("max_sessions", "session_idle_timeout", "preload", "zygotes", "spare_sessions"),
+        *(
+            "max_sessions",
+            "max_kept_sessions",
+            "session_idle_timeout",
+            "preload",
+            "zygotes",
+            "spare_sessions",
+        ),
         *("api_keys_file", "allow_unauthenticated", "max_concurrent_per_key"),
     )
     parser.set_defaults(run=run)

@@ -71,14 +71,19 @@ class Engine:
         self.sandbox = sandbox
         self.limits = limits or LoopLimits()
 
-    async def run(self, conversation: Conversation) -> AsyncGenerator[Event, None]:
-        """Yield the trail as it happens; the last event is always Finished."""
+    async def run(
+        self, conversation: Conversation, session: Session | None = None
+    ) -> AsyncGenerator[Event, None]:
+        """Yield the trail as it happens; the last event is always Finished.
+
+        Code runs in `session` when one is given (the caller keeps it, state and all), else in a
+        session of its own that ends with the run."""
         messages = list(conversation.messages)
         tally = _Tally(prompt=sum(self.backend.count_tokens(m.content) for m in messages))
-        session: asyncio.Task[Session] | None = None
-        if conversation.code_execution:
+        opened: asyncio.Task[Session] | None = None
+        if session is None and conversation.code_execution:
             # Start the interpreter while the model thinks: most answers need one.
-            session = asyncio.create_task(self.sandbox.open_session())
+            opened = asyncio.create_task(self.sandbox.open_session())
         blocks = failures = 0
         ran: dict[str, bool] = {}  # each block that ran, and whether it ran well
         answer_now = False
@@ -109,8 +114,8 @@ class Engine:
                     failures += not ran[code]
                     continue
                 yield CodeBlock(code)
-                assert session is not None
-                execution = await (await session).run(code, self.limits.timeout_s)
+                runner = session if session is not None else await _opened(opened)
+                execution = await runner.run(code, self.limits.timeout_s)
                 yield CodeResult(execution)
                 result = prompts.result_message(execution)
                 tally.tool += self.backend.count_tokens(result.content)
@@ -122,8 +127,8 @@ class Engine:
                     yield Finished("MAX_TOKENS", tally.usage())
                     return
         finally:
-            if session is not None:
-                await _close_session(session)
+            if opened is not None:
+                await _close_session(opened)
 
     async def _generate(self, chat: Chat) -> AsyncIterator[Text | Code | str]:
         """One model call as pieces: text, then at most one complete code block, then the finish reason.
@@ -166,6 +171,11 @@ class Engine:
         if sampling.max_tokens is None:
             return sampling
         return dataclasses.replace(sampling, max_tokens=max(0, sampling.max_tokens - tally.candidates))
+
+
+async def _opened(task: asyncio.Task[Session] | None) -> Session:
+    assert task is not None, "code runs only where code execution is on"
+    return await task
 
 
 async def _close_session(task: asyncio.Task[Session]) -> None:

@@ -19,6 +19,7 @@ from codeloop.server.limits import ConcurrencyLimiter
 from codeloop.server.metrics import Metrics
 from codeloop.server.routes import generate, health, metrics, models
 from codeloop.server.runtime import Runtime
+from codeloop.server.sessions import SessionStore
 from codeloop.server.telemetry import Telemetry, TelemetryMiddleware
 from codeloop.server.tracing import tracer_from_environment
 from codeloop.settings import Settings
@@ -34,11 +35,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # answer should wait for neither.
         loading = asyncio.ensure_future(asyncio.to_thread(registry.resolve, settings.model))
         sandbox = await start_sandbox(settings.sandbox_limits, settings.sandbox_config)
+        sessions = SessionStore(sandbox, settings.session_idle_timeout, settings.max_kept_sessions)
         try:
             await loading
-            app.state.runtime = Runtime(settings, registry, sandbox)
+            app.state.runtime = Runtime(settings, registry, sandbox, sessions)
             yield
         finally:
+            await sessions.close()
             await sandbox.close()
             await registry.aclose()
 

@@ -1,4 +1,4 @@
-"""What the server holds for its lifetime: settings, the served models and the sandbox."""
+"""What the server holds for its lifetime: settings, the served models, the sandbox, kept sessions."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from codeloop.backends.base import Backend
 from codeloop.backends.registry import Registry
 from codeloop.loop.engine import Engine
 from codeloop.sandbox.base import Sandbox
+from codeloop.server.sessions import SessionStore
 from codeloop.settings import Settings
 
 
@@ -19,6 +20,7 @@ class Runtime:
     settings: Settings
     registry: Registry
     sandbox: Sandbox
+    sessions: SessionStore
 
     async def backend(self, model: str) -> Backend:
         """The model's backend; loading one for its first request happens off the event loop."""

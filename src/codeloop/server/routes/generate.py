@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+import weakref
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -13,8 +14,9 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from codeloop.backends.base import Sampling
 from codeloop.errors import CodeloopError, NotFound
 from codeloop.loop import prompts
-from codeloop.loop.engine import Conversation, Engine
-from codeloop.loop.events import Finished, TextDelta
+from codeloop.loop.engine import Conversation
+from codeloop.loop.events import Event, Finished, TextDelta
+from codeloop.server import sessions
 from codeloop.server.body import read_body
 from codeloop.server.handlers import internal_error_message
 from codeloop.server.logs import current_request_id
@@ -79,24 +81,42 @@ async def _generate(request: Request, model: str, stream: bool) -> Response:
     engine = await runtime.engine(model)
     writer = ResponseWriter(model)
     telemetry: Telemetry = request.app.state.telemetry
+    lease = await _lease(request)
+    headers = {sessions.HEADER: lease.id} if lease else None
+    events = telemetry.observe(model, engine.run(conversation, lease.session if lease else None))
     if not stream:
-        async with contextlib.aclosing(telemetry.observe(model, engine.run(conversation))) as events:
-            return JSONResponse(writer.whole([event async for event in events]))
-    chunks = _chunks(telemetry, model, engine, conversation, writer)
+        try:
+            async with contextlib.aclosing(events) as trail:
+                return JSONResponse(writer.whole([event async for event in trail]), headers=headers)
+        finally:
+            if lease:
+                lease.release()
+    chunks = _chunks(events, writer, lease)
+    if lease:
+        # Released as the stream ends, or when it is dropped unstarted (its client had gone).
+        weakref.finalize(chunks, lease.release)
     if request.query_params.get("alt") == "sse":
-        return StreamingResponse(sse(chunks), media_type="text/event-stream")
-    return StreamingResponse(json_array(chunks), media_type="application/json")
+        return StreamingResponse(sse(chunks), media_type="text/event-stream", headers=headers)
+    return StreamingResponse(json_array(chunks), media_type="application/json", headers=headers)
+
+
+async def _lease(request: Request) -> sessions.Lease | None:
+    """The kept session this request asked for with x-codeloop-session, if it asked for one."""
+    key = request.headers.get(sessions.HEADER)
+    if key is None:
+        return None
+    return await runtime_of(request).sessions.acquire(key)
 
 
 async def _chunks(
-    telemetry: Telemetry, model: str, engine: Engine, conversation: Conversation, writer: ResponseWriter
+    events: AsyncGenerator[Event, None], writer: ResponseWriter, lease: sessions.Lease | None
 ) -> AsyncIterator[dict[str, Any]]:
     """One chunk per event: text as it comes, each code block and each result whole, then the finish.
 
     The status line is already sent: a failure now ends the stream with an error chunk."""
     try:
-        async with contextlib.aclosing(telemetry.observe(model, engine.run(conversation))) as events:
-            async for event in events:
+        async with contextlib.aclosing(events) as trail:
+            async for event in trail:
                 if isinstance(event, Finished):
                     yield writer.render([], event)
                 elif not isinstance(event, TextDelta) or event.text:
@@ -107,6 +127,9 @@ async def _chunks(
     except Exception:
         log.exception("stream failed unexpectedly")
         yield error_body(500, internal_error_message(current_request_id()), "INTERNAL")
+    finally:
+        if lease:
+            lease.release()
 
 
 async def _count_tokens(request: Request, model: str) -> Response:
