@@ -82,8 +82,8 @@ def test_a_greeting_needs_no_code(client: genai.Client) -> None:
 
 def test_a_failing_first_block_is_recovered(client: genai.Client) -> None:
     question = (
-        "Use PyTorch to compute the sum of the tensor [1, 2, 3, 4]. "
-        "If PyTorch is not available, use plain Python instead."
+        "Compute the sum of [1, 2, 3, 4] with PyTorch, torch.tensor([1, 2, 3, 4]).sum(). "
+        "If torch cannot be imported, use Python's built-in sum() on the list instead."
     )
     response = client.models.generate_content(model="qwen2.5-coder-0.5b", contents=question, config=config())
     outcomes = [r.outcome for r in results(response)]

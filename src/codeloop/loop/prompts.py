@@ -32,7 +32,8 @@ while len(evens) < 5:
 print(len(evens), evens)
 print(math.prod(evens))
 ```
-and once you see its output you answer: "The product of the first 5 even numbers is 3840.\""""
+and once you see its output, you answer the question that was asked, in one sentence, with the \
+number the program printed."""
 
 # How much of a block's output goes back to the model: enough to read, not enough to flood its context.
 MODEL_OUTPUT_CHARS = 6000
