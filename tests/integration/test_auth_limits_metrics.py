@@ -22,7 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from codeloop.server.logs import RequestIdFilter
 from codeloop.settings import Settings
-from live import LiveServer, serving
+from live import LiveServer, serving, wait_until
 
 CODELOOP = str(Path(sys.executable).with_name("codeloop"))
 CODE_TOOL = types.GenerateContentConfig(tools=[types.Tool(code_execution=types.ToolCodeExecution())])
@@ -120,15 +120,6 @@ def test_bodies_over_the_size_limit_are_refused(keyed_server) -> None:
     assert refused.json()["error"]["message"].startswith(
         "Request payload size exceeds the limit: 65536 bytes"
     )
-
-
-def wait_until(condition, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_past_the_per_key_limit_requests_are_refused_until_a_stream_ends(keyed_server) -> None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import time
 from pathlib import Path
 
 import httpx
+
+from live import wait_until
 
 SLOW = (
     b'{"tools": {"codeExecution": {}}, "contents": {"parts": {"text": '
@@ -29,15 +30,6 @@ def keepers_beyond_spares(live_server) -> list[str]:
         for task in Path(f"/proc/{zygote.proc.pid}/task").iterdir():
             found += (task / "children").read_text().split()
     return found[sandbox.config.spare_sessions :]
-
-
-def wait_until(condition, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_disconnecting_mid_stream_kills_the_interpreter(live_server) -> None:
