@@ -11,6 +11,8 @@ from live import LiveServer, serving
 
 
 @pytest.fixture(scope="session")
-def live_server() -> Iterator[LiveServer]:
-    with serving(Settings(model="scripted", exec_timeout=5, max_request_bytes=2 << 20)) as server:
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    data_dir = tmp_path_factory.mktemp("data")
+    settings = Settings(model="scripted", exec_timeout=5, max_request_bytes=2 << 20, data_dir=data_dir)
+    with serving(settings) as server:
         yield server

@@ -8,6 +8,7 @@
     ├── NotFound                  404 NOT_FOUND
     │   └── ModelNotFound         404 NOT_FOUND
     ├── Aborted                   409 ABORTED
+    ├── AlreadyExists             409 ALREADY_EXISTS
     ├── QuotaExceeded             429 RESOURCE_EXHAUSTED
     ├── BackendUnavailable        503 UNAVAILABLE
     └── SandboxFailure            500 INTERNAL
@@ -63,6 +64,13 @@ class Aborted(CodeloopError):
 
     code = 409
     status = "ABORTED"
+
+
+class AlreadyExists(CodeloopError):
+    """A resource the request would create exists already, such as a file id chosen by the client."""
+
+    code = 409
+    status = "ALREADY_EXISTS"
 
 
 class QuotaExceeded(CodeloopError):

@@ -43,6 +43,26 @@ class Settings(BaseSettings):
     output_limit: int = Field(1 << 20, gt=0, description="Bytes of output kept per code block.")
     max_code_blocks: int = Field(10, ge=0, description="Code blocks one request may run.")
     max_request_bytes: int = Field(20 << 20, gt=0, description="Largest request body accepted, in bytes.")
+    data_dir: Path = Field(
+        Path.home() / ".local" / "share" / "codeloop",
+        description="Where the Files API keeps uploaded files (files/ and uploads/ under it).",
+    )
+    max_file_bytes: int = Field(
+        100 << 20,
+        gt=0,
+        description="Largest file the Files API stores, in bytes; uploads are capped by it, not by "
+        "max_request_bytes.",
+    )
+    max_files_bytes: int = Field(2 << 30, gt=0, description="Bytes all stored files may take together.")
+    files_ttl_s: float = Field(
+        48 * 3600.0, gt=0, description="Seconds a stored file is kept before it expires (Gemini: 48 h)."
+    )
+    inline_file_bytes: int = Field(
+        4 << 20,
+        ge=0,
+        description="Files code writes come back inline up to this size; bigger ones (but images) as "
+        "fileData links to the Files API.",
+    )
     log_level: str = Field("info", description="Log level: debug, info, warning or error.")
     insecure_no_sandbox: bool = Field(
         False,

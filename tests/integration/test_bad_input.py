@@ -85,6 +85,22 @@ CASES = [
         "temperature",
     ),
     (
+        "enum a number",
+        GENERATE,
+        b"{" + OK_CONTENTS + b', "safetySettings": {"category": 5, "threshold": "BLOCK_NONE"}}',
+        400,
+        "INVALID_ARGUMENT",
+        "not a HarmCategory",
+    ),
+    (
+        "unknown enum value",
+        GENERATE,
+        b"{" + OK_CONTENTS + b', "generationConfig": {"responseModalities": ["SMELL"]}}',
+        400,
+        "INVALID_ARGUMENT",
+        '"SMELL": not a Modality',
+    ),
+    (
         "unknown model",
         "/v1beta/models/no-such-model:generateContent",
         b"{" + OK_CONTENTS + b"}",

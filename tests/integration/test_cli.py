@@ -52,6 +52,23 @@ def test_ask_runs_the_loop() -> None:
     assert "STOP" in done.stdout
 
 
+def test_ask_stages_files_and_saves_the_ones_the_code_writes(tmp_path: Path) -> None:
+    people = tmp_path / "people.csv"
+    people.write_text("name,age\nada,36\nalan,41\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    code = (
+        "```python\nimport pandas as pd\nd = pd.read_csv('people.csv')\n"
+        "d.to_csv('older.csv')\nprint(d.age.sum())\n```"
+    )
+    done = codeloop("ask", "--model", "scripted", "--file", str(people), "--files-dir", str(out), code)
+    assert done.returncode == 0, done.stderr
+    assert "77" in done.stdout
+    assert "ada,36" in (out / "older.csv").read_text()
+    missing = codeloop("ask", "--model", "scripted", "--file", str(tmp_path / "nope.csv"), "hi")
+    assert missing.returncode == 2 and "nope.csv" in missing.stderr
+
+
 def test_ask_without_code() -> None:
     done = codeloop("ask", "--model", "scripted", "--no-code", "```python\nprint(6 * 7)\n```")
     assert done.returncode == 0, done.stderr

@@ -35,3 +35,7 @@ def test_generate_content_with_code_execution(live_server, node: str, mode: str)
     assert seen["finishReason"] == "STOP"
     assert seen["totalTokenCount"] > 0
     assert ["executableCode"] in seen["streamed"] and ["codeExecutionResult"] in seen["streamed"]
+    assert seen["fileResult"] == "ok\n"
+    assert seen["written"] == {"name": "out.json", "data": '{"a":{"0":1},"b":{"0":2}}'}
+    assert seen["functionCalls"] == [{"name": "get_weather", "args": {"city": "Paris"}}]
+    assert '"celsius": 21' in seen["answered"]

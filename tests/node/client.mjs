@@ -19,8 +19,48 @@ const streamed = [];
 for await (const chunk of await ai.models.generateContentStream(request)) {
   streamed.push(chunk.candidates[0].content.parts.map((part) => Object.keys(part)[0]));
 }
+// An input file, read by the code, and a written file returned.
+const withFile = await ai.models.generateContent({
+  model: "scripted",
+  contents: [
+    { inlineData: { mimeType: "text/csv", data: Buffer.from("a,b\n1,2\n").toString("base64") } },
+    "```python\nimport pandas as pd\npd.read_csv('input_file_0.csv').to_json('out.json')\nprint('ok')\n```",
+  ],
+  config: { tools: [{ codeExecution: {} }] },
+});
+const written = withFile.candidates[0].content.parts.find((part) => part.inlineData);
+
+// A function call to the client, then its response sent back.
+const question = 'Weather?\n<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>\n';
+const functions = {
+  tools: [
+    {
+      functionDeclarations: [
+        {
+          name: "get_weather",
+          parameters: { type: "OBJECT", properties: { city: { type: "STRING" } }, required: ["city"] },
+        },
+      ],
+    },
+  ],
+};
+const called = await ai.models.generateContent({ model: "scripted", contents: question, config: functions });
+const answered = await ai.models.generateContent({
+  model: "scripted",
+  contents: [
+    { role: "user", parts: [{ text: question }] },
+    called.candidates[0].content,
+    { role: "user", parts: [{ functionResponse: { name: "get_weather", response: { celsius: 21 } } }] },
+  ],
+  config: functions,
+});
+
 console.log(
   JSON.stringify({
+    fileResult: withFile.codeExecutionResult,
+    written: { name: written.inlineData.displayName, data: Buffer.from(written.inlineData.data, "base64").toString() },
+    functionCalls: called.functionCalls,
+    answered: answered.text,
     parts: response.candidates[0].content.parts.map((part) => Object.keys(part)[0]),
     executableCode: response.executableCode,
     codeExecutionResult: response.codeExecutionResult,

@@ -1,8 +1,9 @@
 """A deterministic model for tests and for trying clients: it runs the code blocks you send it.
 
 With code execution on, every ```python block of the last user message is written out, in order,
-as if the model had written it, each one run before the next; then a short final answer quotes
-the last result. Without blocks, or without the tool, it answers in text only.
+as if the model had written it, each one run before the next; so is every <tool_call> block after
+them, each waiting for its result; then a short final answer quotes the last result. Without
+blocks, or without the tool, it answers in text only.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ INFO = ModelInfo(
 
 _TOKENS = re.compile(r"\w+|[^\w\s]")
 _WORDS = re.compile(r"\s*\S+\s*|\s+")
+_CALLS = re.compile(r"<tool_call>.*?</tool_call>\n?", re.DOTALL)
 
 
 class ScriptedBackend:
@@ -53,10 +55,14 @@ class ScriptedBackend:
         last_user = _last_index(chat.messages, "user")
         question = chat.messages[last_user].content if last_user is not None else ""
         blocks = find_code_blocks(question)
+        calls = _CALLS.findall(question)
         results = [m.content for m in chat.messages[(last_user or 0) + 1 :] if m.role == "tool"]
         if chat.code_execution and len(results) < len(blocks):
             lead = "Running the code." if not results else "Running the next block."
             return f"{lead}\n```python\n{blocks[len(results)]}```\n"
+        done = len(results) - (len(blocks) if chat.code_execution else 0)
+        if 0 <= done < len(calls):
+            return f"Calling a function.\n{calls[done]}"
         if results:
             return f"I ran {len(results)} code block(s). The last one reported:\n{results[-1]}\n"
         if blocks:

@@ -198,6 +198,9 @@ class _TimedSession:
         finally:
             self._sandbox.run_s += time.perf_counter() - started
 
+    async def put_file(self, name: str, data: bytes) -> None:
+        await self._session.put_file(name, data)
+
     async def close(self) -> None:
         await self._session.close()
 

@@ -5,13 +5,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import mimetypes
 from pathlib import Path
 from typing import Any
 
+from google.genai import types
 from rich.console import Console
 
 from codeloop.cli.options import add_settings_flags, settings_from
 from codeloop.cli.render import TrailPrinter
+from codeloop.errors import InvalidRequest
 from codeloop.loop.engine import Conversation
 
 
@@ -19,6 +22,15 @@ def register(commands: Any) -> None:
     parser = commands.add_parser("ask", help="Ask one question, running code as the model writes it.")
     parser.add_argument("question", help="What to ask.")
     parser.add_argument("--no-code", action="store_true", help="Answer without code execution.")
+    parser.add_argument(
+        "--file",
+        dest="files",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="A file for the code to read, staged under its own name (repeatable).",
+    )
     parser.add_argument(
         "--files-dir", type=Path, default=Path("."), help="Where figures and files are saved (default: .)."
     )
@@ -28,6 +40,21 @@ def register(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     return asyncio.run(_ask(args))
+
+
+def question(text: str, files: list[Path]) -> types.Content:
+    """The user turn: the files first, as Gemini clients send them, then the question."""
+    parts = []
+    for path in files:
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise InvalidRequest(f"cannot read {path}: {exc.strerror}") from None
+        mime_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        parts.append(
+            types.Part(inline_data=types.Blob(data=data, mime_type=mime_type, display_name=path.name))
+        )
+    return types.Content(role="user", parts=[*parts, types.Part(text=text)])
 
 
 async def _ask(args: argparse.Namespace) -> int:
@@ -42,7 +69,9 @@ async def _ask(args: argparse.Namespace) -> int:
     sandbox = await start_sandbox(settings.sandbox_limits, settings.sandbox_config)
     try:
         engine = Engine(backend, sandbox, settings.loop_limits)
-        conversation = Conversation.from_question(args.question, code_execution=not args.no_code)
+        conversation = Conversation.from_contents(
+            [question(args.question, args.files)], None, not args.no_code
+        )
         async with contextlib.aclosing(engine.run(conversation)) as events:
             async for event in events:
                 printer.show(event)

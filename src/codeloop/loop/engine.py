@@ -14,7 +14,9 @@ from google.genai import types
 from codeloop.backends.base import Backend, Chat, Message, Sampling
 from codeloop.loop import prompts
 from codeloop.loop.events import CodeBlock, CodeResult, Event, Finished, TextDelta, Usage
-from codeloop.loop.extract import Code, FenceSplitter, Text
+from codeloop.loop.extract import Call, Code, FenceSplitter, Text
+from codeloop.loop.functions import BadCall, Functions
+from codeloop.loop.inputs import FetchFile, InputFile, InputFiles
 from codeloop.loop.stops import StopScanner
 from codeloop.sandbox.base import Sandbox, Session
 
@@ -34,6 +36,8 @@ class Conversation:
     messages: tuple[Message, ...]
     code_execution: bool
     sampling: Sampling = dataclasses.field(default_factory=Sampling)
+    files: tuple[InputFile, ...] = ()  # staged in the working dir before the first block runs
+    functions: Functions | None = None  # the client's functions the model may call
 
     @classmethod
     def from_contents(
@@ -42,9 +46,15 @@ class Conversation:
         system_instruction: str | None = None,
         code_execution: bool = True,
         sampling: Sampling | None = None,
+        fetch: FetchFile | None = None,
+        max_file_bytes: int | None = None,
+        functions: Functions | None = None,
     ) -> Conversation:
-        messages = prompts.render(contents, system_instruction, code_execution)
-        return cls(tuple(messages), code_execution, sampling or Sampling())
+        """`fetch` resolves fileData URIs; `max_file_bytes` caps the files' total size."""
+        inputs = InputFiles(fetch, max_file_bytes)
+        tools = functions.prompt() if functions else None
+        messages = prompts.render(contents, system_instruction, code_execution, inputs, tools)
+        return cls(tuple(messages), code_execution, sampling or Sampling(), tuple(inputs.files), functions)
 
     @classmethod
     def from_question(cls, question: str, code_execution: bool = True) -> Conversation:
@@ -85,6 +95,7 @@ class Engine:
             # Start the interpreter while the model thinks: most answers need one.
             opened = asyncio.create_task(self.sandbox.open_session())
         blocks = failures = 0
+        staged = False
         ran: dict[str, bool] = {}  # each block that ran, and whether it ran well
         answer_now = False
         try:
@@ -92,17 +103,35 @@ class Engine:
                 # Past its limits the model must answer in text: code it still writes stays text.
                 may_run = conversation.code_execution and not answer_now and not self._spent(blocks, failures)
                 chat = Chat(tuple(messages), may_run, self._remaining(conversation.sampling, tally))
-                text, code, finish = "", None, "STOP"
-                async for piece in self._generate(chat):
+                text, code, call, finish = "", None, None, "STOP"
+                async for piece in self._generate(chat, conversation.functions is not None):
                     if isinstance(piece, Text):
                         text += piece.text
                         yield TextDelta(piece.text)
                     elif isinstance(piece, Code):
                         code = piece.code
+                    elif isinstance(piece, Call):
+                        call = piece.raw
                     else:
                         finish = piece
                 generated = text + (prompts.fence(code) if code is not None else "")
+                if call is not None:
+                    generated += prompts.call_block(call)
                 tally.candidates += self.backend.count_tokens(generated)
+                if call is not None:
+                    assert conversation.functions is not None
+                    try:
+                        yield conversation.functions.check(call)
+                    except BadCall as exc:
+                        # The model hears what is wrong and tries again; the client never sees it.
+                        messages += [Message("assistant", generated), Message("tool", str(exc))]
+                        failures += 1
+                        if failures >= self.limits.max_consecutive_failures:
+                            yield Finished("MALFORMED_FUNCTION_CALL", tally.usage())
+                            return
+                        continue
+                    yield Finished(finish, tally.usage())
+                    return
                 if code is None:
                     yield Finished(finish, tally.usage())
                     return
@@ -115,6 +144,10 @@ class Engine:
                     continue
                 yield CodeBlock(code)
                 runner = session if session is not None else await _opened(opened)
+                if not staged:
+                    for file in conversation.files:
+                        await runner.put_file(file.name, file.data)
+                    staged = True
                 execution = await runner.run(code, self.limits.timeout_s)
                 yield CodeResult(execution)
                 result = prompts.result_message(execution)
@@ -130,18 +163,19 @@ class Engine:
             if opened is not None:
                 await _close_session(opened)
 
-    async def _generate(self, chat: Chat) -> AsyncIterator[Text | Code | str]:
-        """One model call as pieces: text, then at most one complete code block, then the finish reason.
+    async def _generate(self, chat: Chat, calls: bool) -> AsyncIterator[Text | Code | Call | str]:
+        """One model call as pieces: text, then at most one complete code block or function call,
+        then the finish reason.
 
         Generation stops the moment a block closes (what a model writes after its code would only
         be a guess at the output) or a stop sequence appears in the text."""
-        splitter = FenceSplitter(detect_code=chat.code_execution)
+        splitter = FenceSplitter(detect_code=chat.code_execution, detect_calls=calls)
         stops = StopScanner(chat.sampling.stop)
         finish = "STOP"
         async with contextlib.aclosing(self.backend.stream(chat)) as chunks:
             async for chunk in chunks:
                 for piece in splitter.feed(chunk.text):
-                    if isinstance(piece, Code):
+                    if isinstance(piece, Code | Call):
                         if text := stops.flush():
                             yield Text(text)
                         yield piece
@@ -159,8 +193,9 @@ class Engine:
         if text := stops.flush():
             yield Text(text)
         for piece in tail:
-            if isinstance(piece, Code):
+            if isinstance(piece, Code | Call):
                 yield piece
+                break
         yield finish
 
     def _spent(self, blocks: int, failures: int) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from codeloop.sandbox.execution import Execution
 
@@ -24,6 +25,14 @@ class CodeResult:
 
 
 @dataclass(frozen=True)
+class FunctionCall:
+    """A call of one of the client's functions: the client runs it and sends back a functionResponse."""
+
+    name: str
+    args: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class Usage:
     prompt_tokens: int = 0
     candidates_tokens: int = 0
@@ -40,4 +49,4 @@ class Finished:
     usage: Usage
 
 
-Event = TextDelta | CodeBlock | CodeResult | Finished
+Event = TextDelta | CodeBlock | CodeResult | FunctionCall | Finished

@@ -1,4 +1,5 @@
-"""Find ```python blocks in text as it streams, so code can run the moment its fence closes."""
+"""Find ```python blocks (and <tool_call> blocks) in text as it streams, so code can run the moment
+its fence closes."""
 
 from __future__ import annotations
 
@@ -23,7 +24,17 @@ class Code:
     code: str
 
 
-Piece = Text | Code
+@dataclass(frozen=True)
+class Call:
+    """The inside of a <tool_call> block: what should be a function call's JSON."""
+
+    raw: str
+
+
+Piece = Text | Code | Call
+
+CALL_OPEN = "<tool_call>"
+CALL_CLOSE = "</tool_call>"
 
 
 def find_code_blocks(text: str) -> list[str]:
@@ -37,13 +48,16 @@ class FenceSplitter:
     """Splits streamed text into Text pieces and complete Code blocks.
 
     Fences count only at the start of a line. Other languages' fenced blocks stay text,
-    and a Python fence inside them is not an opener.
+    and a Python fence inside them is not an opener. With `detect_calls`, a line starting
+    with <tool_call> opens a function call that ends at </tool_call>.
     """
 
-    def __init__(self, detect_code: bool = True) -> None:
+    def __init__(self, detect_code: bool = True, detect_calls: bool = False) -> None:
         self._detect_code = detect_code
+        self._detect_calls = detect_calls
         self._line = ""  # the current, unfinished line
         self._code: list[str] | None = None  # lines of an open Python block
+        self._call: list[str] | None = None  # lines of an open <tool_call>
         self._in_other_fence = False
         self._mid_line = False  # the current line's start was already emitted, so it holds no fence
 
@@ -57,7 +71,7 @@ class FenceSplitter:
                 pending += line + "\n"
             else:
                 pending = self._take_line(line + "\n", pending, out)
-        if self._code is None and self._line and (self._mid_line or not _FENCE_PREFIX.match(self._line)):
+        if self._code is None and self._call is None and self._line and not self._may_open(self._line):
             pending += self._line
             self._line = ""
             self._mid_line = True
@@ -71,7 +85,14 @@ class FenceSplitter:
         (a stop sequence may have eaten the closing fence; a token limit may have cut the code)."""
         out: list[Piece] = []
         line, self._line = self._line, ""
-        if self._code is not None:
+        if self._call is not None:
+            raw, self._call = "".join(self._call) + line, None
+            closed = CALL_CLOSE in raw
+            if truncated and not closed:
+                out.append(Text(CALL_OPEN + raw))
+            else:
+                out.append(Call(raw.split(CALL_CLOSE, 1)[0].strip()))
+        elif self._code is not None:
             code, self._code = self._code, None
             closed = bool(_CLOSER.match(line))
             if closed:
@@ -84,7 +105,29 @@ class FenceSplitter:
             out.append(Text(line))
         return out
 
+    def _may_open(self, line: str) -> bool:
+        """Whether a partial line could still become a fence or a call opener."""
+        if self._mid_line:
+            return False
+        if self._detect_calls and not self._in_other_fence:
+            stripped = line.lstrip()
+            if CALL_OPEN.startswith(stripped) or stripped.startswith(CALL_OPEN):
+                return True
+        return bool(_FENCE_PREFIX.match(line))
+
     def _take_line(self, line: str, pending: str, out: list[Piece]) -> str:
+        if self._call is not None:
+            self._call.append(line)
+            self._close_call(out)
+            return pending
+        if self._detect_calls and not self._in_other_fence and self._code is None:
+            stripped = line.lstrip()
+            if stripped.startswith(CALL_OPEN):
+                if pending:
+                    out.append(Text(pending))
+                self._call = [stripped[len(CALL_OPEN) :]]
+                self._close_call(out)
+                return ""
         if self._code is not None:
             if _CLOSER.match(line):
                 out.append(Code("".join(self._code)))
@@ -103,3 +146,10 @@ class FenceSplitter:
         elif opener:
             self._in_other_fence = True
         return pending + line
+
+    def _close_call(self, out: list[Piece]) -> None:
+        assert self._call is not None
+        raw = "".join(self._call)
+        if CALL_CLOSE in raw:
+            out.append(Call(raw.split(CALL_CLOSE, 1)[0].strip()))
+            self._call = None

@@ -8,6 +8,9 @@ from google.genai import types
 
 from codeloop.backends.base import Message
 from codeloop.errors import InvalidRequest
+from codeloop.loop.extract import CALL_CLOSE, CALL_OPEN
+from codeloop.loop.functions import call_text, response_text
+from codeloop.loop.inputs import InputFiles
 from codeloop.sandbox.execution import Execution, Outcome
 
 CODE_EXECUTION_PROMPT = """\
@@ -49,6 +52,10 @@ _RESULT_HEADERS = {
 }
 
 
+def call_block(raw: str) -> str:
+    return f"{CALL_OPEN}\n{raw}\n{CALL_CLOSE}\n"
+
+
 def fence(code: str) -> str:
     return f"```python\n{code if code.endswith(chr(10)) else code + chr(10)}```\n"
 
@@ -75,18 +82,28 @@ def result_message(execution: Execution) -> Message:
 
 
 def render(
-    contents: Iterable[types.Content], system_instruction: str | None, code_execution: bool
+    contents: Iterable[types.Content],
+    system_instruction: str | None,
+    code_execution: bool,
+    inputs: InputFiles | None = None,
+    tools: str | None = None,
 ) -> list[Message]:
-    """The chat messages for a conversation: system prompt, then each turn, code trail included."""
+    """The chat messages for a conversation: system prompt, then each turn, code trail included.
+
+    Files in user turns are collected into `inputs` and described where they appear; `tools`
+    offers the client's functions."""
+    inputs = inputs if inputs is not None else InputFiles()
     system = [CODE_EXECUTION_PROMPT] if code_execution else []
     if system_instruction:
         system.append(system_instruction)
+    if tools:
+        system.append(tools)
     messages = [Message("system", "\n\n".join(system))] if system else []
     for content in contents:
         if content.role == "model":
             messages.extend(_model_turn(content.parts or ()))
         else:
-            messages.append(Message("user", _user_text(content.parts or ())))
+            messages.extend(_user_turn(content.parts or (), inputs, code_execution))
     return messages
 
 
@@ -97,18 +114,24 @@ def content_text(content: types.Content | None) -> str:
     return "\n".join(part.text for part in content.parts or () if part.text)
 
 
-def _user_text(parts: Iterable[types.Part]) -> str:
-    texts = []
+def _user_turn(parts: Iterable[types.Part], inputs: InputFiles, code_execution: bool) -> list[Message]:
+    """A user turn: function results first (as tool messages), then its text and files."""
+    results, texts = [], []
     for part in parts:
         if part.text is not None and not part.thought:
             texts.append(part.text)
         elif part.inline_data is not None or part.file_data is not None:
-            raise InvalidRequest("Input files (inlineData, fileData) are not supported by this server yet.")
-        elif part.function_call is not None or part.function_response is not None:
-            raise InvalidRequest("Function calling is not supported by this server yet.")
+            texts.append(inputs.add(part, code_execution))
+        elif part.function_response is not None:
+            response = part.function_response
+            results.append(Message("tool", response_text(response.name, response.response)))
+        elif part.function_call is not None:
+            raise InvalidRequest("functionCall parts belong in model turns.")
         elif part.executable_code is not None or part.code_execution_result is not None:
             raise InvalidRequest("executableCode and codeExecutionResult parts belong in model turns.")
-    return "\n".join(texts)
+    if texts or not results:
+        results.append(Message("user", "\n".join(texts)))
+    return results
 
 
 def _model_turn(parts: Iterable[types.Part]) -> list[Message]:
@@ -131,7 +154,8 @@ def _model_turn(parts: Iterable[types.Part]) -> list[Message]:
             result = part.code_execution_result
             messages.append(Message("tool", format_result(result.outcome, result.output or "")))
         elif part.function_call is not None:
-            raise InvalidRequest("Function calling is not supported by this server yet.")
+            call = part.function_call
+            text += call_text(call.name or "", call.args)
         # inlineData in a model turn is a figure the code drew: the text trail carries its story.
     if text:
         messages.append(Message("assistant", text))

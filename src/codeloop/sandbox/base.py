@@ -14,6 +14,10 @@ class Session(Protocol):
         """Run one block. User failures are outcomes; only a broken sandbox raises SandboxFailure."""
         ...
 
+    async def put_file(self, name: str, data: bytes) -> None:
+        """Write a file into the working dir (a plain name, no dirs) for blocks to read."""
+        ...
+
     async def close(self) -> None:
         """End the session: every process it started is gone and its working dir removed."""
         ...

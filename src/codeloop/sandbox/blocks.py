@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 from typing import Any, Protocol
 
+from codeloop.errors import SandboxFailure
 from codeloop.sandbox.execution import Execution, Outcome
-from codeloop.sandbox.output import Output, decode_files
+from codeloop.sandbox.output import Output, decode_files, decode_stats
 from codeloop.sandbox.protocol import ProtocolError, encode
 
 
@@ -42,6 +44,7 @@ async def run_block(interpreter: Interpreter, code: str, timeout_s: float, outpu
         async with asyncio.timeout(timeout_s):
             reply = await interpreter.request(request, "result")
         files = decode_files(reply)
+        stats = decode_stats(reply)
     except TimeoutError:
         await interpreter.kill()
         note = (
@@ -57,4 +60,22 @@ async def run_block(interpreter: Interpreter, code: str, timeout_s: float, outpu
         raise
     output.stop()
     outcome = Outcome.OUTCOME_OK if reply["ok"] else Outcome.OUTCOME_FAILED
-    return Execution(outcome, output.text(reply["trailer"]), files)
+    return Execution(outcome, output.text(reply["trailer"]), files, stats)
+
+
+# Input files travel in pieces, each frame well under MAX_MESSAGE_BYTES once in base64.
+PUT_PIECE_BYTES = 16 << 20
+
+
+async def put_file(interpreter: Interpreter, name: str, data: bytes) -> None:
+    """Write a file into the interpreter's working dir; SandboxFailure if it cannot be staged."""
+    for start in range(0, max(len(data), 1), PUT_PIECE_BYTES):
+        piece = base64.b64encode(data[start : start + PUT_PIECE_BYTES]).decode("ascii")
+        frame = encode({"type": "put", "name": name, "data": piece, "append": start > 0})
+        try:
+            reply = await interpreter.request(frame, "put")
+        except (ProtocolError, OSError) as exc:
+            await interpreter.kill()
+            raise SandboxFailure(f"cannot stage {name!r}: {exc}") from exc
+        if not reply.get("ok"):
+            raise SandboxFailure(f"cannot stage {name!r}: {reply.get('error')}")

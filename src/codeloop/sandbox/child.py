@@ -16,8 +16,11 @@ import faulthandler
 import importlib.machinery
 import io
 import linecache
+import mimetypes
 import os
+import resource
 import sys
+import time
 import traceback
 import types
 import warnings
@@ -27,12 +30,20 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from codeloop.sandbox import protocol
 
-IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg"}
-# Raw image bytes returned per block; base64 of this stays well under MAX_MESSAGE_BYTES.
+# Raw file bytes returned per block; base64 of this stays well under MAX_MESSAGE_BYTES.
 FILE_BUDGET = 32 << 20
+# Files returned per block: a loop writing thousands of files gets a note, not a flood.
+MAX_FILES = 100
+# Types the system's mime.types may lack (the sandbox sees only part of /etc).
+_MIME_TYPES = {
+    ".py": "text/x-python",
+    ".csv": "text/csv",
+    ".md": "text/markdown",
+    ".json": "application/json",
+}
 # A traceback longer than this is noise, and must not overflow the frame whatever the limits.
 MAX_TRAILER_BYTES = 1 << 20
-# Bound the per-block scan of the working dir for images, whatever user code wrote there.
+# Bound the per-block scan of the working dir, whatever user code wrote there.
 MAX_SCAN_ENTRIES = 10_000
 # How tracebacks name user code, as `python -c` does; each block is compiled under its
 # own name so that linecache finds the right source for functions from earlier blocks.
@@ -69,7 +80,8 @@ class Interpreter:
         self.blocks = 0
         self.block_names: set[str] = set()
         self.figures: list[bytes] = []
-        self.errors: list[str] = []
+        self.errors: list[str] = []  # what went wrong collecting results: the block failed
+        self.notes: list[str] = []  # what could not be returned: said, but the block still ran well
 
     def install(self) -> None:
         """Make the process look like a REPL to user code, and pyplot render inline."""
@@ -90,9 +102,11 @@ class Interpreter:
 
     def run(self, code: str, output_bytes: int) -> dict[str, Any]:
         self.blocks += 1
-        self.figures, self.errors = [], []
+        self.figures, self.errors, self.notes = [], [], []
         before = _snapshot(self.workdir)
+        meter = _Meter()
         ok, trailer = self._execute(code)
+        stats = meter.stop()
         files: list[dict[str, str]] = []
         try:
             self.capture_figures()
@@ -102,12 +116,13 @@ class Interpreter:
             self.errors.append("Error collecting the block's results:\n" + self.format_exception(exc))
         if self.errors:
             ok = False
-            trailer += "".join(self.errors)
+        trailer += "".join(self.errors + self.notes)
         return {
             "type": "result",
             "ok": ok,
             "trailer": _tail(trailer, min(output_bytes, MAX_TRAILER_BYTES)),
             "files": files,
+            "stats": stats,
         }
 
     def _execute(self, code: str) -> tuple[bool, str]:
@@ -183,14 +198,14 @@ class Interpreter:
             plt.close("all")
 
     def _files(self, before: dict[str, tuple[int, int]]) -> list[dict[str, str]]:
-        """Figures first, then the images this block wrote or changed in the working dir."""
+        """Figures first, then every file this block wrote or changed in the working dir."""
         budget = FILE_BUDGET
         out: list[dict[str, str]] = []
 
         def add(name: str, mime_type: str, data: bytes) -> None:
             nonlocal budget
             if len(data) > budget:
-                self.errors.append(f"[{name} not returned: {len(data)} bytes is over the size limit]\n")
+                self.notes.append(f"[{name} not returned: {len(data)} bytes is over the size limit]\n")
                 return
             budget -= len(data)
             encoded = base64.b64encode(data).decode("ascii")
@@ -199,13 +214,16 @@ class Interpreter:
         for i, png in enumerate(self.figures, start=1):
             add(f"figure_{i}.png", "image/png", png)
         after = _snapshot(self.workdir)
-        for rel in sorted(rel for rel, stamp in after.items() if before.get(rel) != stamp):
+        changed = sorted(rel for rel, stamp in after.items() if before.get(rel) != stamp)
+        for rel in changed[:MAX_FILES]:
             try:
                 with open(os.path.join(self.workdir, rel), "rb") as f:
                     data = f.read(budget + 1)
             except OSError:
                 continue
-            add(rel, IMAGE_TYPES[os.path.splitext(rel)[1].lower()], data)
+            add(rel, _mime_type(rel), data)
+        if len(changed) > MAX_FILES:
+            self.notes.append(f"[{len(changed) - MAX_FILES} more new files not returned]\n")
         return out
 
 
@@ -236,7 +254,7 @@ class _PyplotHook:
 
 
 def _snapshot(root: str) -> dict[str, tuple[int, int]]:
-    """(mtime_ns, size) of every image under root, skipping dot-dirs and symlinks."""
+    """(mtime_ns, size) of every file under root, skipping dot-files, caches and symlinks."""
     found: dict[str, tuple[int, int]] = {}
     pending, budget = [root], MAX_SCAN_ENTRIES
     while pending and budget > 0:
@@ -246,19 +264,62 @@ def _snapshot(root: str) -> dict[str, tuple[int, int]]:
             continue
         for entry in entries[:budget]:
             budget -= 1
-            if entry.name.startswith("."):
+            if entry.name.startswith(".") or entry.name == "__pycache__":
                 continue
             try:
                 if entry.is_dir(follow_symlinks=False):
                     pending.append(entry.path)
-                elif os.path.splitext(entry.name)[1].lower() in IMAGE_TYPES and entry.is_file(
-                    follow_symlinks=False
-                ):
+                elif entry.is_file(follow_symlinks=False):
                     st = entry.stat(follow_symlinks=False)
                     found[os.path.relpath(entry.path, root)] = (st.st_mtime_ns, st.st_size)
             except OSError:
                 continue
     return found
+
+
+def _mime_type(name: str) -> str:
+    ext = os.path.splitext(name)[1].lower()
+    return _MIME_TYPES.get(ext) or mimetypes.guess_type(name, strict=False)[0] or "application/octet-stream"
+
+
+class _Meter:
+    """What one block cost: CPU (its subprocesses' too, once reaped), wall time, peak memory."""
+
+    def __init__(self) -> None:
+        # Resetting the high-water mark makes VmHWM this block's peak, not the session's.
+        try:
+            with open("/proc/self/clear_refs", "w") as f:
+                f.write("5")
+        except OSError:
+            pass  # then the peak is the session's so far
+        self._cpu = _cpu_seconds()
+        self._wall = time.perf_counter()
+
+    def stop(self) -> dict[str, float | int]:
+        return {
+            "cpu_ms": round((_cpu_seconds() - self._cpu) * 1000, 3),
+            "wall_ms": round((time.perf_counter() - self._wall) * 1000, 3),
+            "peak_memory_bytes": _peak_rss(),
+        }
+
+
+def _cpu_seconds() -> float:
+    total = 0.0
+    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
+        usage = resource.getrusage(who)
+        total += usage.ru_utime + usage.ru_stime
+    return total
+
+
+def _peak_rss() -> int:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
 def _clean(text: str) -> str:
@@ -327,7 +388,9 @@ def serve(fd: int) -> int:
         if kind == "run":
             reply = interpreter.run(str(request["code"]), int(request["output_bytes"]))
         elif kind == "put":
-            reply = _put_file(interpreter.workdir, str(request["name"]), str(request["data"]))
+            reply = _put_file(
+                interpreter.workdir, str(request["name"]), str(request["data"]), bool(request.get("append"))
+            )
         else:
             raise protocol.ProtocolError(f"unexpected request {kind!r}")
         _flush_std_streams()  # everything printed must be in the pipe before the server hears "done"
@@ -335,13 +398,13 @@ def serve(fd: int) -> int:
     return 0
 
 
-def _put_file(workdir: str, name: str, data: str) -> dict[str, Any]:
-    """Stage an input file in the working dir under its own name (no dirs, no way out)."""
+def _put_file(workdir: str, name: str, data: str, append: bool) -> dict[str, Any]:
+    """Stage (a piece of) an input file in the working dir under its own name: no dirs, no way out."""
     base = os.path.basename(name)
     if base in ("", ".", "..") or base != name:
         return {"type": "put", "ok": False, "error": f"not a plain file name: {name!r}"}
     try:
-        with open(os.path.join(workdir, base), "wb") as f:
+        with open(os.path.join(workdir, base), "ab" if append else "wb") as f:
             f.write(base64.b64decode(data))
     except (OSError, ValueError) as exc:
         return {"type": "put", "ok": False, "error": str(exc)}

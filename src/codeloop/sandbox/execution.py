@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from google.genai.types import Outcome
 
-__all__ = ["Execution", "Outcome", "OutputFile"]
+__all__ = ["BlockStats", "Execution", "Outcome", "OutputFile"]
 
 
 @dataclass(frozen=True)
@@ -17,10 +17,20 @@ class OutputFile:
 
 
 @dataclass(frozen=True)
+class BlockStats:
+    """What a block cost: CPU time (reaped subprocesses included), wall time, the interpreter's peak RSS."""
+
+    cpu_ms: float
+    wall_ms: float
+    peak_memory_bytes: int
+
+
+@dataclass(frozen=True)
 class Execution:
     outcome: Outcome
     output: str
     files: tuple[OutputFile, ...] = field(default=())
+    stats: BlockStats | None = None  # None when the block never finished (deadline, crash)
 
     @property
     def ok(self) -> bool:

@@ -9,7 +9,6 @@ unprivileged uid. Where that cannot be set up, start() refuses with a clear erro
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 import os
 import shutil
@@ -20,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from codeloop.errors import QuotaExceeded, SandboxFailure
+from codeloop.sandbox.blocks import put_file
 from codeloop.sandbox.execution import Execution
 from codeloop.sandbox.isolation import filesystem
 from codeloop.sandbox.limits import Limits, SandboxConfig
-from codeloop.sandbox.protocol import ProtocolError, encode
 from codeloop.sandbox.zygote_client import SessionProcess, ZygoteClient
 
 __all__ = ["ForkSandbox", "ForkSession"]
@@ -80,16 +79,8 @@ class ForkSession:
 
     async def put_file(self, name: str, data: bytes) -> None:
         """Stage an input file in the working dir under its name, for the next block to read."""
-        frame = encode({"type": "put", "name": name, "data": base64.b64encode(data).decode("ascii")})
         async with self._lock:
-            interpreter = await self._ensure()
-            try:
-                reply = await interpreter.request(frame, "put")
-            except (ProtocolError, OSError) as exc:
-                await interpreter.kill()
-                raise SandboxFailure(f"cannot stage {name!r}: {exc}") from exc
-            if not reply.get("ok"):
-                raise SandboxFailure(f"cannot stage {name!r}: {reply.get('error')}")
+            await put_file(await self._ensure(), name, data)
 
     async def reset(self, reason: str) -> None:
         """Drop the interpreter (and its state) to free its resources; the next block starts afresh."""

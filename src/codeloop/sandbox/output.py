@@ -8,10 +8,10 @@ import os
 import signal
 from typing import Any
 
-from codeloop.sandbox.execution import OutputFile
+from codeloop.sandbox.execution import BlockStats, OutputFile
 from codeloop.sandbox.protocol import ProtocolError
 
-__all__ = ["Output", "decode_files", "join", "signal_name"]
+__all__ = ["Output", "decode_files", "decode_stats", "join", "signal_name"]
 
 _READ_CHUNK = 1 << 16
 # A drain reads what is already in the pipe: one pipe buffer, plus slack for busy writers.
@@ -114,6 +114,16 @@ def decode_files(reply: dict[str, Any]) -> tuple[OutputFile, ...]:
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ProtocolError(f"malformed result: {exc}") from None
+
+
+def decode_stats(reply: dict[str, Any]) -> BlockStats | None:
+    stats = reply.get("stats")
+    if not isinstance(stats, dict):
+        return None
+    try:
+        return BlockStats(float(stats["cpu_ms"]), float(stats["wall_ms"]), int(stats["peak_memory_bytes"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ProtocolError(f"malformed stats: {exc}") from None
 
 
 def signal_name(number: int) -> str:

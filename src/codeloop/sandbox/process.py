@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from codeloop.errors import SandboxFailure
-from codeloop.sandbox.blocks import run_block
+from codeloop.sandbox.blocks import put_file, run_block
 from codeloop.sandbox.execution import Execution
 from codeloop.sandbox.limits import Limits
 from codeloop.sandbox.output import Output, signal_name
@@ -193,6 +193,11 @@ class ProcessSession:
             if self._closed:
                 raise SandboxFailure("the session was closed while running the block")
             return execution
+
+    async def put_file(self, name: str, data: bytes) -> None:
+        """Stage an input file in the working dir under its name, for the next block to read."""
+        async with self._lock:
+            await put_file(await self._ensure_child(), name, data)
 
     async def _ensure_child(self) -> _Child:
         if self._closed:

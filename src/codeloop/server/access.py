@@ -5,6 +5,7 @@ The slot is held until the response has been sent whole, a stream included, or t
 from __future__ import annotations
 
 import hashlib
+import re
 from contextlib import ExitStack
 
 from fastapi.responses import JSONResponse
@@ -18,6 +19,9 @@ from codeloop.wire.errors import error_body_for
 
 OPEN_PATHS = frozenset({"/healthz"})  # liveness probes carry no key
 UNLIMITED_PATHS = frozenset({"/healthz", "/metrics"})  # a scrape must not be refused for busy streams
+# A resumable upload's later requests: their random upload id is their credential, as at Google
+# (google-genai sends no key with them); the route answers only for an upload that exists.
+UPLOAD_SESSION_PATH = re.compile(r"/upload/v1(?:beta|alpha)?/files")
 
 
 class AccessMiddleware:
@@ -44,10 +48,16 @@ class AccessMiddleware:
 
     def _caller(self, scope: Scope) -> str:
         """Who the request counts against: its key when keys are required, else its client address."""
-        if self.keys:
+        if self.keys and not _is_upload_session(scope):
             key = key_of(Headers(scope=scope), QueryParams(scope.get("query_string", b"")))
             check_key(key, self.keys)
             assert key is not None
             return "key:" + hashlib.sha256(key.encode()).hexdigest()
         client = scope.get("client")
         return f"ip:{client[0]}" if client else "ip:unknown"
+
+
+def _is_upload_session(scope: Scope) -> bool:
+    if not UPLOAD_SESSION_PATH.fullmatch(scope.get("path", "")):
+        return False
+    return "upload_id" in QueryParams(scope.get("query_string", b""))

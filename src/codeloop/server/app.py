@@ -10,14 +10,16 @@ from fastapi import FastAPI
 
 from codeloop import __version__
 from codeloop.backends.registry import Registry
+from codeloop.files import FileStore, UploadStore
+from codeloop.files.sweep import sweep, sweep_interval
 from codeloop.sandbox.base import Sandbox
 from codeloop.sandbox.factory import start_sandbox
-from codeloop.server import handlers
+from codeloop.server import handlers, openapi
 from codeloop.server.access import AccessMiddleware
 from codeloop.server.auth import api_keys
 from codeloop.server.limits import ConcurrencyLimiter
 from codeloop.server.metrics import Metrics
-from codeloop.server.routes import generate, health, metrics, models
+from codeloop.server.routes import files, generate, health, metrics, models
 from codeloop.server.runtime import Runtime
 from codeloop.server.sessions import SessionStore
 from codeloop.server.telemetry import Telemetry, TelemetryMiddleware
@@ -31,16 +33,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        stored_files, uploads = open_file_stores(settings)
         # The default model loads (off the event loop) while the sandbox starts: the first
         # answer should wait for neither.
         loading = asyncio.ensure_future(asyncio.to_thread(registry.resolve, settings.model))
         sandbox = await start_sandbox(settings.sandbox_limits, settings.sandbox_config)
         sessions = SessionStore(sandbox, settings.session_idle_timeout, settings.max_kept_sessions)
+        sweeping = asyncio.create_task(
+            sweep([stored_files.purge_expired, uploads.purge_expired], sweep_interval(settings.files_ttl_s))
+        )
         try:
             await loading
-            app.state.runtime = Runtime(settings, registry, sandbox, sessions)
+            app.state.runtime = Runtime(settings, registry, sandbox, sessions, stored_files, uploads)
             yield
         finally:
+            sweeping.cancel()
             await sessions.close()
             await sandbox.close()
             await registry.aclose()
@@ -54,7 +61,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     handlers.install(app)
-    routers = [health.router, metrics.router, models.router, generate.router]
+    keys = api_keys(settings)
+    openapi.install(app, keys_required=bool(keys))
+    routers = [health.router, metrics.router, models.router, generate.router, files.router]
     for router in routers:
         app.include_router(router)
 
@@ -66,7 +75,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.telemetry = telemetry
     # The last added runs first: every request gets its id and is counted, refused ones included.
     limiter = ConcurrencyLimiter(settings.max_concurrent_per_key)
-    app.add_middleware(AccessMiddleware, keys=api_keys(settings), limiter=limiter)
+    app.add_middleware(AccessMiddleware, keys=keys, limiter=limiter)
     routes = [route for router in routers for route in router.routes]
     app.add_middleware(TelemetryMiddleware, telemetry=telemetry, routes=routes)
     return app
+
+
+def open_file_stores(settings: Settings) -> tuple[FileStore, UploadStore]:
+    """The Files API's stores under --data-dir: uploads share the files' limits and lifetime."""
+    store = FileStore(
+        settings.data_dir / "files", settings.max_file_bytes, settings.max_files_bytes, settings.files_ttl_s
+    )
+    return store, UploadStore(settings.data_dir / "uploads", store, settings.files_ttl_s)

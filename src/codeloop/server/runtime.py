@@ -1,4 +1,4 @@
-"""What the server holds for its lifetime: settings, the served models, the sandbox, kept sessions."""
+"""What the server holds for its lifetime: settings, the served models, the sandbox, kept sessions, files."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from fastapi import Request
 
 from codeloop.backends.base import Backend
 from codeloop.backends.registry import Registry
+from codeloop.files import FileStore, UploadStore
 from codeloop.loop.engine import Engine
 from codeloop.sandbox.base import Sandbox
 from codeloop.server.sessions import SessionStore
@@ -21,6 +22,8 @@ class Runtime:
     registry: Registry
     sandbox: Sandbox
     sessions: SessionStore
+    files: FileStore
+    uploads: UploadStore
 
     async def backend(self, model: str) -> Backend:
         """The model's backend; loading one for its first request happens off the event loop."""

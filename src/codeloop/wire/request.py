@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import json
 import types as pytypes
 from inspect import isclass
@@ -12,9 +13,10 @@ from google.genai import types
 from pydantic.alias_generators import to_camel
 
 from codeloop.errors import InvalidRequest
+from codeloop.loop.functions import Functions
 from codeloop.wire import lenient
 
-_SERVER_SIDE_TOOLS = ("code_execution",)
+_SUPPORTED_TOOLS = ("code_execution", "function_declarations")
 _TEXT_MIME_TYPES = ("text/plain", "")
 
 M = TypeVar("M", bound=pydantic.BaseModel)
@@ -44,6 +46,10 @@ class GenerateContentRequest(pydantic.BaseModel):
     @property
     def code_execution(self) -> bool:
         return any(tool.code_execution is not None for tool in self.tools or ())
+
+    @property
+    def functions(self) -> Functions | None:
+        return Functions.from_request(self.tools or (), self.tool_config)
 
     @property
     def config(self) -> types.GenerationConfig:
@@ -83,16 +89,38 @@ def coerce_repeated(model: type[pydantic.BaseModel], data: Any) -> Any:
 
 
 def _coerce_value(annotation: Any, value: Any) -> Any:
-    if value is None:
+    if value is None and not _is_enum(annotation):
         return None
     annotation = _unwrap_optional(annotation)
     if get_origin(annotation) is list:
         (item,) = get_args(annotation)
         items = value if isinstance(value, list) else [value]
         return [_coerce_value(item, v) for v in items]
+    if get_origin(annotation) is dict and isinstance(value, dict):
+        _, item = get_args(annotation)
+        return {key: _coerce_value(item, v) for key, v in value.items()}
     if isclass(annotation) and issubclass(annotation, pydantic.BaseModel):
         return coerce_repeated(annotation, value)
+    if _is_enum(annotation):
+        _check_enum(annotation, value)
     return value
+
+
+def _is_enum(annotation: Any) -> bool:
+    return isclass(annotation) and issubclass(annotation, enum.Enum) and issubclass(annotation, str)
+
+
+def _check_enum(annotation: type[enum.Enum], value: Any) -> None:
+    """google-genai's enums take an unknown name with a warning and fail on a non-string (AttributeError):
+    both are refused here, as Google refuses them."""
+    if isinstance(value, str) and (
+        value in annotation._value2member_map_
+        or {value, value.upper(), value.lower()} & annotation.__members__.keys()
+    ):
+        return
+    raise InvalidRequest(
+        f"Invalid JSON payload received. Invalid value {json.dumps(value)}: not a {annotation.__name__}."
+    )
 
 
 def _unwrap_optional(annotation: Any) -> Any:
@@ -136,18 +164,21 @@ def _check(request: GenerateContentRequest) -> None:
                 f"* GenerateContentRequest.contents[{i}].parts: contents.parts must not be empty."
             )
         for j, part in enumerate(content.parts):
-            if not part.model_dump(exclude_none=True, exclude={"thought", "thought_signature"}):
+            if not part.model_dump(
+                exclude_none=True, exclude={"thought", "thought_signature", "part_metadata"}
+            ):
                 raise InvalidRequest(
                     f"* GenerateContentRequest.contents[{i}].parts[{j}].data: "
                     "required oneof field 'data' must have one initialized field"
                 )
     for i, tool in enumerate(request.tools or ()):
-        unsupported = set(tool.model_dump(exclude_none=True)) - set(_SERVER_SIDE_TOOLS)
+        unsupported = set(tool.model_dump(exclude_none=True)) - set(_SUPPORTED_TOOLS)
         if unsupported:
             raise InvalidRequest(
                 f"* GenerateContentRequest.tools[{i}]: {', '.join(sorted(unsupported))} "
-                "is not supported by this server; supported tools: codeExecution."
+                "is not supported by this server; supported tools: codeExecution, functionDeclarations."
             )
+    request.functions  # noqa: B018  (builds, so checks, the declarations and toolConfig)
     config = request.config
     if config.candidate_count is not None and config.candidate_count != 1:
         raise InvalidRequest(

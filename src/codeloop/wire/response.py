@@ -4,33 +4,73 @@ from __future__ import annotations
 
 import base64
 import secrets
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from google.genai import types
 
-from codeloop.loop.events import CodeBlock, CodeResult, Event, Finished, TextDelta, Usage
+from codeloop.loop.events import CodeBlock, CodeResult, Event, Finished, FunctionCall, TextDelta, Usage
+from codeloop.sandbox.execution import BlockStats, OutputFile
+
+# Publishes a file too big to inline (stores it, returns the URI clients download it from).
+Publish = Callable[[OutputFile], str]
 
 
-def parts_for(event: Event) -> list[types.Part]:
-    """The parts one event contributes: a result is followed by the images its code drew."""
+@dataclass(frozen=True)
+class FileParts:
+    """How a result's files become parts: images always inline (as Gemini), other files inline up to
+    `inline_bytes`, bigger ones as fileData URIs when there is somewhere to publish them."""
+
+    inline_bytes: int = 4 << 20
+    publish: Publish | None = None
+
+    def part(self, file: OutputFile) -> types.Part:
+        inline = file.mime_type.startswith("image/") or len(file.data) <= self.inline_bytes
+        if inline or self.publish is None:
+            blob = types.Blob(mime_type=file.mime_type, data=file.data, display_name=file.name)
+            return types.Part(inline_data=blob)
+        uri = self.publish(file)
+        return types.Part(
+            file_data=types.FileData(mime_type=file.mime_type, file_uri=uri, display_name=file.name)
+        )
+
+
+def parts_for(event: Event, files: FileParts | None = None, stats: bool = False) -> list[types.Part]:
+    """The parts one event contributes: a result is followed by the files its code wrote.
+
+    With `stats`, a result's partMetadata carries what the block cost (a Gemini API field
+    clients that don't know it ignore; Vertex AI has no partMetadata)."""
     if isinstance(event, TextDelta):
         return [types.Part(text=event.text)]
+    if isinstance(event, FunctionCall):
+        return [types.Part(function_call=types.FunctionCall(name=event.name, args=event.args))]
     if isinstance(event, CodeBlock):
         return [
             types.Part(executable_code=types.ExecutableCode(language=types.Language.PYTHON, code=event.code))
         ]
     if isinstance(event, CodeResult):
         execution = event.execution
-        result = types.CodeExecutionResult(outcome=execution.outcome, output=execution.output)
-        files = [
-            types.Part(inline_data=types.Blob(mime_type=f.mime_type, data=f.data))
-            for f in execution.files
-            if f.mime_type.startswith("image/")
-        ]
-        return [types.Part(code_execution_result=result), *files]
+        result = types.Part(
+            code_execution_result=types.CodeExecutionResult(
+                outcome=execution.outcome, output=execution.output
+            ),
+            part_metadata=_stats(execution.stats) if stats and execution.stats else None,
+        )
+        files = files or FileParts()
+        return [result, *(files.part(f) for f in execution.files)]
     return []
+
+
+def _stats(stats: BlockStats) -> dict[str, Any]:
+    return {
+        "executionStats": {
+            "cpuMs": stats.cpu_ms,
+            "wallMs": stats.wall_ms,
+            "peakMemoryBytes": stats.peak_memory_bytes,
+        }
+    }
 
 
 def merge_text(parts: Iterable[types.Part]) -> list[types.Part]:
@@ -47,8 +87,10 @@ def merge_text(parts: Iterable[types.Part]) -> list[types.Part]:
 class ResponseWriter:
     """Renders the responses of one request; every chunk shares its id, model version and time."""
 
-    def __init__(self, model_version: str) -> None:
+    def __init__(self, model_version: str, files: FileParts | None = None, stats: bool = False) -> None:
         self.model_version = model_version
+        self.files = files or FileParts()
+        self.stats = stats
         self.response_id = base64.urlsafe_b64encode(secrets.token_bytes(16)).decode().rstrip("=")
         self.create_time = datetime.now(UTC)
 
@@ -71,12 +113,15 @@ class ResponseWriter:
         body: dict[str, Any] = response.model_dump(mode="json", by_alias=True, exclude_none=True)
         return body
 
+    def parts(self, event: Event) -> list[types.Part]:
+        return parts_for(event, self.files, self.stats)
+
     def whole(self, events: Iterable[Event]) -> dict[str, Any]:
         """The non-streamed response: the whole trail in one candidate."""
         parts: list[types.Part] = []
         finish = None
         for event in events:
-            parts.extend(parts_for(event))
+            parts.extend(self.parts(event))
             if isinstance(event, Finished):
                 finish = event
         return self.render(merge_text(parts), finish)

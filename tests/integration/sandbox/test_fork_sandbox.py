@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import subprocess
 import sys
 import time
@@ -130,7 +131,7 @@ def test_output_is_capped_with_a_marker(loop_thread, sandbox) -> None:
     assert "[output truncated: " in flood.output
 
 
-def test_figures_and_written_images_come_back(loop_thread, sandbox) -> None:
+def test_figures_and_written_files_come_back(loop_thread, sandbox) -> None:
     plot = "import matplotlib.pyplot as plt\nplt.plot([1, 2, 3])\nplt.show()"
     write = f"open('out.png', 'wb').write({PNG_SIGNATURE!r} + b'rest')\nopen('notes.txt', 'w').write('x')"
     figure, written = run_blocks(loop_thread, sandbox, plot, write)
@@ -138,7 +139,26 @@ def test_figures_and_written_images_come_back(loop_thread, sandbox) -> None:
     assert figure.output == ""
     assert [(f.name, f.mime_type) for f in figure.files] == [("figure_1.png", "image/png")]
     assert figure.files[0].data.startswith(PNG_SIGNATURE)
-    assert [(f.name, f.data) for f in written.files] == [("out.png", PNG_SIGNATURE + b"rest")]
+    assert [(f.name, f.mime_type, f.data) for f in written.files] == [
+        ("notes.txt", "text/plain", b"x"),
+        ("out.png", "image/png", PNG_SIGNATURE + b"rest"),
+    ]
+
+
+def test_each_block_reports_what_it_cost(loop_thread, sandbox) -> None:
+    idle, busy = run_blocks(
+        loop_thread,
+        sandbox,
+        "pass",
+        "import time\nblob = bytearray(64 << 20)\nt = time.process_time()\n"
+        "while time.process_time() - t < 0.2: pass\ntime.sleep(0.1)",
+    )
+    assert idle.stats is not None and busy.stats is not None
+    assert busy.stats.cpu_ms >= 150 and busy.stats.wall_ms >= 250
+    assert busy.stats.peak_memory_bytes >= idle.stats.peak_memory_bytes + (60 << 20)
+    # The peak is the block's own: after the big block, a small one reports a small peak again.
+    (after,) = run_blocks(loop_thread, sandbox, "pass")
+    assert after.stats is not None and after.stats.peak_memory_bytes < busy.stats.peak_memory_bytes
 
 
 def test_input_files_are_staged_in_the_working_dir(loop_thread, sandbox) -> None:
@@ -148,11 +168,19 @@ def test_input_files_are_staged_in_the_working_dir(loop_thread, sandbox) -> None
             await session.put_file("data.csv", b"a,b\n1,2\n")
             with pytest.raises(SandboxFailure, match="not a plain file name"):
                 await session.put_file("../escape.csv", b"x")
-            return await session.run("import pandas as pd\nprint(pd.read_csv('data.csv').b.sum())")
+            summed = await session.run("import pandas as pd\nprint(pd.read_csv('data.csv').b.sum())")
+            # Bigger than one protocol frame: it travels in pieces.
+            await session.put_file("big.bin", bytes(range(256)) * (90_000))
+            big = await session.run(
+                "import hashlib\nprint(hashlib.sha256(open('big.bin','rb').read()).hexdigest())"
+            )
+            return summed, big
         finally:
             await session.close()
 
-    assert loop_thread.run(go()).output == "2\n"
+    summed, big = loop_thread.run(go())
+    assert summed.output == "2\n" and summed.files == ()  # staged files are inputs, not results
+    assert big.output.strip() == hashlib.sha256(bytes(range(256)) * 90_000).hexdigest()
 
 
 def test_each_session_draws_its_own_random_numbers(loop_thread, sandbox) -> None:

@@ -206,7 +206,7 @@ def test_matplotlib_figures_come_back_as_png() -> None:
     in_sandbox(scenario)
 
 
-def test_images_written_to_the_working_dir_are_collected() -> None:
+def test_files_written_to_the_working_dir_are_collected() -> None:
     write = (
         "import os\n"
         f"png = {PNG_SIGNATURE!r} + b'rest'\n"
@@ -214,6 +214,9 @@ def test_images_written_to_the_working_dir_are_collected() -> None:
         "os.makedirs('plots', exist_ok=True)\n"
         "open('plots/b.JPG', 'wb').write(b'jpeg')\n"
         "open('notes.txt', 'w').write('not an image')\n"
+        "open('.hidden', 'w').write('dot files are not results')\n"
+        "os.makedirs('__pycache__', exist_ok=True)\n"
+        "open('__pycache__/m.pyc', 'wb').write(b'neither are caches')\n"
     )
 
     async def scenario(sandbox: ProcessSandbox) -> None:
@@ -221,10 +224,11 @@ def test_images_written_to_the_working_dir_are_collected() -> None:
         result = await session.run(write)
         assert result.outcome == Outcome.OUTCOME_OK
         assert [(f.name, f.mime_type) for f in result.files] == [
+            ("notes.txt", "text/plain"),
             ("out.png", "image/png"),
             ("plots/b.JPG", "image/jpeg"),
         ]
-        assert result.files[0].data == PNG_SIGNATURE + b"rest"
+        assert result.files[1].data == PNG_SIGNATURE + b"rest"
         assert (session.workdir / "out.png").exists()
 
         assert (await session.run("print(sorted(os.listdir()))")).files == ()

@@ -49,8 +49,23 @@ def test_no_tools_means_no_code_execution() -> None:
             "Unknown name \"bogus\" at 'contents[0].parts[0]'",
         ),
         (
-            '{"contents": {"parts": {"text": "hi"}}, "tools": {"functionDeclarations": {"name": "f"}}}',
-            "function_declarations",
+            '{"contents": {"parts": {"text": "hi"}}, "tools": {"googleSearch": {}}}',
+            "google_search is not supported",
+        ),
+        (
+            '{"contents": {"parts": {"text": "hi"}}, "tools": {"functionDeclarations": [{"name": "f"}, '
+            '{"name": "f"}]}}',
+            "function names must be unique",
+        ),
+        (
+            '{"contents": {"parts": {"text": "hi"}}, "tools": {"functionDeclarations": {"name": "f"}}, '
+            '"toolConfig": {"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": ["g"]}}}',
+            "not declared: g",
+        ),
+        (
+            '{"contents": {"parts": {"text": "hi"}}, "tools": {"functionDeclarations": {"name": "f"}}, '
+            '"toolConfig": {"functionCallingConfig": {"mode": "AUTO", "allowedFunctionNames": ["f"]}}}',
+            "only allowed with mode ANY",
         ),
         (
             '{"contents": {"parts": {"text": "hi"}}, "generationConfig": {"maxOutputTokens": 0}}',

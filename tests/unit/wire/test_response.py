@@ -28,7 +28,13 @@ def test_whole_response_is_googles_camel_case() -> None:
                     {"text": "Let me compute."},
                     {"executableCode": {"language": "PYTHON", "code": "print(1)\n"}},
                     {"codeExecutionResult": {"outcome": "OUTCOME_OK", "output": "1\n"}},
-                    {"inlineData": {"mimeType": "image/png", "data": "iVBORw=="}},
+                    {
+                        "inlineData": {
+                            "mimeType": "image/png",
+                            "data": "iVBORw==",
+                            "displayName": "figure_1.png",
+                        }
+                    },
                     {"text": "It is 1."},
                 ],
             },

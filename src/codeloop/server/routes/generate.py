@@ -2,29 +2,34 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterator
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from codeloop.backends.base import Sampling
 from codeloop.errors import CodeloopError, NotFound
+from codeloop.files.store import FileStore
 from codeloop.loop import prompts
 from codeloop.loop.engine import Conversation
 from codeloop.loop.events import Event, Finished, TextDelta
-from codeloop.server import sessions
+from codeloop.loop.inputs import FetchedFile, FetchFile
+from codeloop.sandbox.execution import OutputFile
+from codeloop.server import openapi, sessions
 from codeloop.server.body import read_body
 from codeloop.server.handlers import internal_error_message
 from codeloop.server.logs import current_request_id
 from codeloop.server.runtime import runtime_of
 from codeloop.server.telemetry import Telemetry
 from codeloop.wire.errors import error_body, error_body_for
+from codeloop.wire.files import file_resource
 from codeloop.wire.request import GenerateContentRequest, parse_generate_request
-from codeloop.wire.response import ResponseWriter, parts_for
+from codeloop.wire.response import FileParts, Publish, ResponseWriter
 from codeloop.wire.stream import json_array, sse
 
 log = logging.getLogger("codeloop.server")
@@ -35,11 +40,74 @@ MODEL_PATHS = (
     "/{version}/publishers/google/models/{model}:{method}",
     "/{version}/projects/{project}/locations/{location}/publishers/google/models/{model}:{method}",
 )
-VERSIONS = ("v1", "v1beta", "v1beta1")
+METHODS = ("generateContent", "streamGenerateContent", "countTokens")
+Method = Annotated[
+    str, Path(description="What to do with the body.", json_schema_extra={"enum": list(METHODS)})
+]
+
+OPENAPI_PARAMETERS = [
+    {
+        "name": "alt",
+        "in": "query",
+        "description": "streamGenerateContent: sse for Server-Sent Events; otherwise a JSON array.",
+        "schema": {"type": "string", "enum": ["json", "sse"]},
+    },
+    {
+        "name": sessions.HEADER,
+        "in": "header",
+        "description": "new keeps the request's interpreter for later requests; its id continues it.",
+        "schema": {"type": "string"},
+    },
+]
+OPENAPI_REQUEST_BODY = {
+    "required": True,
+    "description": "Read leniently, as Google does: single quotes, trailing commas, snake_case names, "
+    "and a lone value where a list is expected.",
+    "content": {
+        "application/json": {
+            "schema": openapi.ref("GenerateContentRequest"),
+            "example": {
+                "contents": [{"role": "user", "parts": [{"text": "Sum the first 50 primes, with code."}]}],
+                "tools": [{"codeExecution": {}}],
+            },
+        }
+    },
+}
+OPENAPI_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "generateContent: a GenerateContentResponse. streamGenerateContent: a JSON array "
+        "of them, written as it grows, or with alt=sse one `data:` event each; a failure after the first "
+        "chunk ends the stream with an error chunk. countTokens: the prompt's token count.",
+        "headers": {sessions.HEADER: {"description": "The kept session's id.", "schema": {"type": "string"}}},
+        "content": {
+            "application/json": {
+                "schema": {
+                    "anyOf": [
+                        openapi.ref("GenerateContentResponse"),
+                        {
+                            "type": "array",
+                            "items": {
+                                "anyOf": [
+                                    openapi.ref("GenerateContentResponse"),
+                                    openapi.ref("ErrorResponse"),
+                                ]
+                            },
+                        },
+                        openapi.ref("CountTokensResponse"),
+                    ]
+                }
+            },
+            "text/event-stream": {"schema": {"type": "string"}},
+        },
+    },
+    **openapi.error_responses(400, 404, 409, 413, 503),
+}
 
 
-async def model_method(request: Request, version: str, model: str, method: str) -> Response:
-    if version not in VERSIONS:
+async def model_method(
+    request: Request, version: openapi.Version, model: openapi.ModelName, method: Method
+) -> Response:
+    if version not in openapi.VERSIONS:
         raise NotFound(f"The requested URL {request.url.path} was not found on this server.")
     runtime = runtime_of(request)
     name = runtime.registry.canonical(model)
@@ -53,10 +121,22 @@ async def model_method(request: Request, version: str, model: str, method: str) 
 
 
 for _path in MODEL_PATHS:
-    router.add_api_route(_path, model_method, methods=["POST"], include_in_schema=_path == MODEL_PATHS[0])
+    router.add_api_route(
+        _path,
+        model_method,
+        methods=["POST"],
+        summary="generateContent, streamGenerateContent or countTokens",
+        responses=OPENAPI_RESPONSES,
+        openapi_extra={
+            "parameters": [*openapi.vertex_parameters(_path), openapi.KEY_PARAMETER, *OPENAPI_PARAMETERS],
+            "requestBody": OPENAPI_REQUEST_BODY,
+        },
+    )
 
 
-def conversation_for(request: GenerateContentRequest) -> Conversation:
+def conversation_for(
+    request: GenerateContentRequest, fetch: FetchFile | None = None, max_file_bytes: int | None = None
+) -> Conversation:
     config = request.config
     sampling = Sampling(
         temperature=config.temperature,
@@ -71,15 +151,41 @@ def conversation_for(request: GenerateContentRequest) -> Conversation:
         prompts.content_text(request.system_instruction) or None,
         request.code_execution,
         sampling,
+        fetch,
+        max_file_bytes,
+        request.functions,
     )
+
+
+def _fetcher(files: FileStore) -> FetchFile:
+    def fetch(uri: str) -> FetchedFile:
+        stored = files.get(uri)
+        return FetchedFile(files.read(uri), stored.mime_type, stored.display_name)
+
+    return fetch
+
+
+def _publisher(files: FileStore, request: Request) -> Publish:
+    def publish(file: OutputFile) -> str:
+        stored = files.put(file.data, file.mime_type, file.name, source="GENERATED")
+        uri: str = file_resource(stored, str(request.base_url))["uri"]
+        return uri
+
+    return publish
 
 
 async def _generate(request: Request, model: str, stream: bool) -> Response:
     runtime = runtime_of(request)
-    body = parse_generate_request(await read_body(request, runtime.settings.max_request_bytes))
-    conversation = conversation_for(body)
+    settings = runtime.settings
+    body = parse_generate_request(await read_body(request, settings.max_request_bytes))
+    # Off the event loop: fileData parts are read from disk.
+    conversation = await asyncio.to_thread(
+        conversation_for, body, _fetcher(runtime.files), settings.exec_disk_mib << 20
+    )
     engine = await runtime.engine(model)
-    writer = ResponseWriter(model)
+    files = FileParts(settings.inline_file_bytes, _publisher(runtime.files, request))
+    # Vertex AI has no partMetadata (its SDK refuses to send it back in a chat's history).
+    writer = ResponseWriter(model, files, stats=not _is_vertex(request))
     telemetry: Telemetry = request.app.state.telemetry
     lease = await _lease(request)
     headers = {sessions.HEADER: lease.id} if lease else None
@@ -98,6 +204,10 @@ async def _generate(request: Request, model: str, stream: bool) -> Response:
     if request.query_params.get("alt") == "sse":
         return StreamingResponse(sse(chunks), media_type="text/event-stream", headers=headers)
     return StreamingResponse(json_array(chunks), media_type="application/json", headers=headers)
+
+
+def _is_vertex(request: Request) -> bool:
+    return "/publishers/" in request.url.path
 
 
 async def _lease(request: Request) -> sessions.Lease | None:
@@ -120,7 +230,7 @@ async def _chunks(
                 if isinstance(event, Finished):
                     yield writer.render([], event)
                 elif not isinstance(event, TextDelta) or event.text:
-                    yield writer.render(parts_for(event))
+                    yield writer.render(writer.parts(event))
     except CodeloopError as exc:
         log.error("stream failed: %s", exc.message)
         yield error_body_for(exc)
@@ -136,7 +246,7 @@ async def _count_tokens(request: Request, model: str) -> Response:
     runtime = runtime_of(request)
     raw = await read_body(request, runtime.settings.max_request_bytes)
     body = parse_generate_request(raw)
-    conversation = conversation_for(body)
+    conversation = await asyncio.to_thread(conversation_for, body, _fetcher(runtime.files))
     backend = await runtime.backend(model)
     total = sum(backend.count_tokens(message.content) for message in conversation.messages)
     return JSONResponse({"totalTokens": total})

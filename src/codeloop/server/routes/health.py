@@ -7,6 +7,6 @@ from fastapi import APIRouter
 router = APIRouter()
 
 
-@router.get("/healthz")
+@router.get("/healthz", response_description="The server is up; no API key is needed.")
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from codeloop.server.telemetry import Telemetry
@@ -11,7 +11,11 @@ from codeloop.server.telemetry import Telemetry
 router = APIRouter()
 
 
-@router.get("/metrics", include_in_schema=False)
+@router.get(
+    "/metrics",
+    response_class=PlainTextResponse,
+    response_description="The metrics, in Prometheus's text exposition format.",
+)
 async def metrics(request: Request) -> Response:
     telemetry: Telemetry = request.app.state.telemetry
     return Response(generate_latest(telemetry.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -1,0 +1,249 @@
+"""The Files API: uploads (resumable, multipart, media), list, get, delete and download.
+
+Uploads are capped by --max-file-bytes, not by the request size limit of the other routes. A resumable
+upload's later requests carry its upload id instead of an API key (server/access.py lets them in)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import BinaryIO
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.types import Receive, Scope, Send
+
+from codeloop.errors import CodeloopError, InvalidRequest, NotFound
+from codeloop.files.multipart import METADATA_LIMIT, boundary_of, read_multipart
+from codeloop.files.store import StoredFile, file_too_large
+from codeloop.files.uploads import UploadStore, write_chunk, write_stream
+from codeloop.server.body import read_body
+from codeloop.server.runtime import runtime_of
+from codeloop.wire.errors import error_body_for
+from codeloop.wire.files import (
+    DEFAULT_MIME_TYPE,
+    FileMetadata,
+    file_resource,
+    mime_type,
+    parse_metadata,
+    whole_number,
+)
+
+router = APIRouter()
+
+VERSIONS = ("v1", "v1beta", "v1alpha")
+STATUS = "x-goog-upload-status"
+RECEIVED = "x-goog-upload-size-received"
+CHUNK_GRANULARITY = 8 << 20  # what Google announces; any chunk size is accepted
+_DOWNLOAD_CHUNK = 1 << 20
+
+
+@router.post("/upload/{version}/files")
+async def upload(request: Request, version: str) -> Response:
+    _check_version(request, version)
+    if "upload_id" in request.query_params:
+        return await _continue_upload(request, request.query_params["upload_id"])
+    protocol = request.query_params.get("uploadType") or request.headers.get("x-goog-upload-protocol")
+    if not protocol:
+        multipart = request.headers.get("content-type", "").lower().startswith("multipart/")
+        protocol = "multipart" if multipart else "media"
+    protocol = protocol.strip().lower()
+    if protocol == "resumable":
+        return await _start_upload(request, version)
+    if protocol == "multipart":
+        return await _multipart_upload(request)
+    if protocol in ("media", "raw"):
+        return await _media_upload(request)
+    raise InvalidRequest(f"Unknown upload protocol {protocol!r}: use resumable, multipart or media.")
+
+
+@router.get("/{version}/files")
+async def list_files(request: Request, version: str) -> JSONResponse:
+    _check_version(request, version)
+    query = request.query_params
+    page_size = whole_number(query.get("pageSize", query.get("page_size")), "pageSize")
+    page_token = query.get("pageToken", query.get("page_token")) or None
+    files, next_token = runtime_of(request).files.list(page_size or 0, page_token)
+    body: dict[str, object] = {}
+    if files:
+        body["files"] = [file_resource(file, str(request.base_url)) for file in files]
+    if next_token:
+        body["nextPageToken"] = next_token
+    return JSONResponse(body)
+
+
+@router.get("/{version}/files/{file_id}:download")
+@router.get("/download/{version}/files/{file_id}:download")
+async def download_file(request: Request, version: str, file_id: str) -> Response:
+    _check_version(request, version)
+    alt = request.query_params.get("alt", "media")
+    if alt != "media":
+        raise InvalidRequest(f"Invalid alt {alt!r}: a download is alt=media.")
+    files = runtime_of(request).files
+    stored = files.get(file_id)
+    try:
+        # Opened here, so that a delete from now on cannot cut the download short.
+        blob = open(files.path(stored.id), "rb")  # noqa: SIM115 (closed by the response)
+    except FileNotFoundError:
+        raise NotFound(f"File {stored.name} is not found; it may have expired or been deleted.") from None
+    return BlobResponse(blob, stored)
+
+
+@router.get("/{version}/files/{file_id}")
+async def get_file(request: Request, version: str, file_id: str) -> JSONResponse:
+    _check_version(request, version)
+    stored = runtime_of(request).files.get(file_id)
+    return JSONResponse(file_resource(stored, str(request.base_url)))
+
+
+@router.delete("/{version}/files/{file_id}")
+async def delete_file(request: Request, version: str, file_id: str) -> JSONResponse:
+    _check_version(request, version)
+    runtime_of(request).files.delete(file_id)
+    return JSONResponse({})
+
+
+class BlobResponse(Response):
+    """A stored file's bytes, streamed from a handle opened in advance, closed however the send ends."""
+
+    def __init__(self, blob: BinaryIO, stored: StoredFile) -> None:
+        super().__init__(media_type=stored.mime_type)
+        self.blob = blob
+        self.headers["content-length"] = str(stored.size_bytes)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+            while chunk := await asyncio.to_thread(self.blob.read, _DOWNLOAD_CHUNK):
+                await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        finally:
+            self.blob.close()
+
+
+async def _start_upload(request: Request, version: str) -> Response:
+    """X-Goog-Upload-Command: start, with the File as JSON: answers with the URL the bytes go to."""
+    runtime = runtime_of(request)
+    command = request.headers.get("x-goog-upload-command", "start").strip().lower()
+    if command != "start":
+        raise InvalidRequest(
+            f"Invalid X-Goog-Upload-Command {command!r}: a resumable upload begins with start, and "
+            "continues at the X-Goog-Upload-URL it answers with."
+        )
+    metadata = parse_metadata(await read_body(request, runtime.settings.max_request_bytes))
+    size = whole_number(
+        request.headers.get("x-goog-upload-header-content-length"), "X-Goog-Upload-Header-Content-Length"
+    )
+    declared_type = request.headers.get("x-goog-upload-header-content-type")
+    mime = metadata.mime_type or DEFAULT_MIME_TYPE
+    if declared_type:
+        mime = mime_type(declared_type, "X-Goog-Upload-Header-Content-Type")
+    upload = runtime.uploads.start(
+        mime, metadata.display_name, size if size is not None else metadata.size_bytes, metadata.file_id
+    )
+    url = f"{request.base_url}upload/{version}/files?upload_id={upload.id}&upload_protocol=resumable"
+    headers = {
+        "x-goog-upload-url": url,
+        "x-goog-upload-control-url": url,
+        STATUS: "active",
+        "x-goog-upload-chunk-granularity": str(CHUNK_GRANULARITY),
+    }
+    return Response(headers=headers)
+
+
+async def _continue_upload(request: Request, upload_id: str) -> Response:
+    """A request to an upload URL; every answer says whether the upload goes on (its status header)."""
+    uploads = runtime_of(request).uploads
+    try:
+        return await _upload_command(request, uploads, upload_id)
+    except CodeloopError as exc:
+        try:
+            uploads.get(upload_id)
+            status = "active"
+        except NotFound:
+            status = "final"
+        return JSONResponse(error_body_for(exc), status_code=exc.code, headers={STATUS: status})
+
+
+async def _upload_command(request: Request, uploads: UploadStore, upload_id: str) -> Response:
+    upload = uploads.get(upload_id)  # an unknown upload is a 404, whatever else the request says
+    header = request.headers.get("x-goog-upload-command", "")
+    commands = {command.strip().lower() for command in header.split(",") if command.strip()}
+    if commands == {"query"}:
+        return Response(headers={STATUS: "active", RECEIVED: str(upload.received)})
+    if commands == {"cancel"}:
+        uploads.cancel(upload_id)
+        return Response(headers={STATUS: "cancelled"})
+    if not commands or not commands <= {"upload", "finalize"}:
+        raise InvalidRequest(
+            f"Invalid X-Goog-Upload-Command {header!r}: expected upload, finalize, "
+            "'upload, finalize', query or cancel."
+        )
+    offset = whole_number(request.headers.get("x-goog-upload-offset"), "X-Goog-Upload-Offset")
+    if offset is None and "upload" in commands:
+        raise InvalidRequest("An upload command needs X-Goog-Upload-Offset: the bytes sent before this one.")
+    if offset is not None:
+        length = whole_number(request.headers.get("content-length"), "Content-Length")
+        upload = await uploads.append(upload_id, offset, request.stream(), length)
+    if "finalize" not in commands:
+        return Response(headers={STATUS: "active", RECEIVED: str(upload.received)})
+    stored = await uploads.finalize(upload_id)
+    return JSONResponse({"file": file_resource(stored, str(request.base_url))}, headers={STATUS: "final"})
+
+
+async def _media_upload(request: Request) -> JSONResponse:
+    """The body is the file, its Content-Type the file's."""
+    files = runtime_of(request).files
+    _check_length(request, files.max_file_bytes)
+    content_type = request.headers.get("content-type")
+    mime = mime_type(content_type, "Content-Type") if content_type else DEFAULT_MIME_TYPE
+    staged = files.staging_path()
+    try:
+        with open(staged, "wb") as out:
+            limit = files.max_file_bytes
+            await write_stream(out, request.stream(), limit, file_too_large(limit))
+        stored = await asyncio.to_thread(files.adopt, staged, mime)
+    finally:
+        staged.unlink(missing_ok=True)
+    return JSONResponse({"file": file_resource(stored, str(request.base_url))})
+
+
+async def _multipart_upload(request: Request) -> JSONResponse:
+    """Two parts, the File as JSON and the bytes (multipart/related or form-data), or the bytes alone."""
+    files = runtime_of(request).files
+    _check_length(request, files.max_file_bytes + METADATA_LIMIT)
+    boundary = boundary_of(request.headers.get("content-type", ""))
+    staged = files.staging_path()
+    try:
+        with open(staged, "wb") as out:
+            written = 0
+
+            async def write(data: bytes) -> None:
+                nonlocal written
+                written += len(data)
+                if written > files.max_file_bytes:
+                    raise file_too_large(files.max_file_bytes)
+                await write_chunk(out, data)
+
+            parts = await read_multipart(request.stream(), boundary, write)
+        metadata = parse_metadata(parts.metadata) if parts.metadata is not None else FileMetadata()
+        mime = metadata.mime_type
+        if mime is None:
+            mime = mime_type(parts.media_type, "the media part") if parts.media_type else DEFAULT_MIME_TYPE
+        stored = await asyncio.to_thread(
+            files.adopt, staged, mime, metadata.display_name, "UPLOADED", metadata.file_id
+        )
+    finally:
+        staged.unlink(missing_ok=True)
+    return JSONResponse({"file": file_resource(stored, str(request.base_url))})
+
+
+def _check_length(request: Request, limit: int) -> None:
+    """Refuse a body whose declared length is over limit before reading any of it."""
+    length = whole_number(request.headers.get("content-length"), "Content-Length")
+    if length is not None and length > limit:
+        raise file_too_large(limit)
+
+
+def _check_version(request: Request, version: str) -> None:
+    if version not in VERSIONS:
+        raise NotFound(f"The requested URL {request.url.path} was not found on this server.")
