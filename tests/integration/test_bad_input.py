@@ -177,3 +177,20 @@ def test_wrong_method_is_a_google_error(live_server) -> None:
         response = http.post("/healthz")
     assert response.status_code == 405
     assert set(response.json()["error"]) == {"code", "message", "status"}
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v9/models",
+        "/v9/models/scripted",
+        "/v1beta2/publishers/google/models",
+        "/v1beta2/publishers/google/models/scripted",
+        "/beta/projects/p/locations/us-central1/publishers/google/models/scripted",
+    ],
+)
+def test_models_list_and_get_refuse_an_unknown_version(live_server, path: str) -> None:
+    with live_server.client() as http:
+        assert_google_error(http.get(path), 404, "NOT_FOUND", path)
+        known = path.replace(path.split("/")[1], "v1", 1)
+        assert http.get(known).status_code == 200, known

@@ -219,6 +219,7 @@ def test_a_resumable_upload_in_chunks_with_a_query_between(live_server: LiveServ
         url = start(http, 10, display_name="chunked")
         response = send(http, url, "upload", 0, b"01234")
         assert (response.status_code, response.headers["x-goog-upload-status"]) == (200, "active")
+        assert (response.headers["content-type"], response.content) == ("text/plain; charset=utf-8", b"")
         response = http.post(url, headers={"x-goog-upload-command": "query"})
         assert response.headers["x-goog-upload-size-received"] == "5"
 
@@ -285,6 +286,9 @@ RESUMABLE = {"x-goog-upload-protocol": "resumable", "x-goog-upload-command": "st
         ("", {**RESUMABLE, "content-type": "application/json"}, b'{"file": {"displayName": 7}}'),
         ("", {**RESUMABLE, "content-type": "application/json"}, b'{"file": {"name": "files/Bad_Name"}}'),
         ("", {**RESUMABLE, "content-type": "application/json"}, b'{"file": {"sizeBytes": "-1"}}'),
+        ("", {**RESUMABLE, "content-type": "application/json"}, b'{"file": {"displayName": "\\udcff"}}'),
+        ("", RESUMABLE, '{"file": {"mimeType": "text/plain; x=\u4e2d"}}'.encode()),
+        ("", RESUMABLE, b'{"file": {"mimeType": "text/plain; x=\\u0001"}}'),
         ("?uploadType=carrier-pigeon", {}, b"data"),
         ("?uploadType=media", {"content-type": "no-slash"}, b"data"),
         ("?uploadType=multipart", {"content-type": "multipart/related"}, b"data"),
@@ -293,6 +297,11 @@ RESUMABLE = {"x-goog-upload-protocol": "resumable", "x-goog-upload-command": "st
             "?uploadType=multipart",
             {"content-type": "multipart/related; boundary=x"},
             b"--x\r\n\r\n{]\r\n--x\r\n\r\ny\r\n--x--",
+        ),
+        (
+            "?uploadType=multipart",
+            {"content-type": "multipart/related; boundary=x"},
+            b'--x\r\n\r\n{"file": {"displayName": "\\ud800"}}\r\n--x\r\n\r\ny\r\n--x--',
         ),
     ],
     ids=[
@@ -303,11 +312,15 @@ RESUMABLE = {"x-goog-upload-protocol": "resumable", "x-goog-upload-command": "st
         "metadata-wrong-type",
         "bad-file-name",
         "negative-size",
+        "lone-surrogate",  # no response could carry it: the file would break every list of files
+        "mime-type-not-latin-1",  # no download's Content-Type could carry it
+        "mime-type-control-character",
         "unknown-protocol",
         "media-bad-mime-type",
         "multipart-no-boundary",
         "multipart-unended",
         "multipart-bad-metadata",
+        "multipart-lone-surrogate",
     ],
 )
 def test_bad_uploads_are_400(

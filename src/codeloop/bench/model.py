@@ -20,6 +20,7 @@ from typing import Any
 from codeloop.backends.base import Chat, Message, Sampling
 from codeloop.backends.catalog import EMBEDDED_MODELS
 from codeloop.backends.registry import ALIASES
+from codeloop.sandbox.base import SessionCounts
 
 PRIMES = (
     "What is the sum of the first 50 prime numbers? Generate and run code for the calculation, "
@@ -181,6 +182,11 @@ class _TimedSandbox:
 
     async def open_session(self) -> _TimedSession:
         return _TimedSession(self, await self._sandbox.open_session())
+
+    @property
+    def session_counts(self) -> SessionCounts:
+        counts: SessionCounts = self._sandbox.session_counts
+        return counts
 
     async def close(self) -> None:
         await self._sandbox.close()

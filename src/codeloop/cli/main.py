@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from codeloop import __version__
 from codeloop.cli import ask, bench, models, serve
+from codeloop.cli import eval as eval_command
 from codeloop.cli import exec as exec_command
 from codeloop.errors import CodeloopError
 
@@ -18,7 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"codeloop {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for module in (serve, ask, exec_command, models, bench):
+    for module in (serve, ask, exec_command, models, bench, eval_command):
         module.register(commands)
     return parser
 

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Protocol
 
 from codeloop.sandbox.execution import Execution
+
+
+@dataclass(frozen=True)
+class SessionCounts:
+    """A sandbox's sessions at one moment, as /metrics reports them."""
+
+    open: int  # opened and not yet closed
+    spare: int = 0  # interpreters started ahead of demand
+    max_live: int | None = None  # live interpreters before the least recently used idle one is reset
 
 
 class Session(Protocol):
@@ -25,6 +35,9 @@ class Session(Protocol):
 
 class Sandbox(Protocol):
     async def open_session(self) -> Session: ...
+
+    @property
+    def session_counts(self) -> SessionCounts: ...
 
     async def close(self) -> None:
         """Close every session still open."""

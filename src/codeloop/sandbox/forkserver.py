@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from codeloop.errors import QuotaExceeded, SandboxFailure
+from codeloop.sandbox.base import SessionCounts
 from codeloop.sandbox.blocks import put_file
 from codeloop.sandbox.execution import Execution
 from codeloop.sandbox.isolation import filesystem
@@ -140,6 +141,10 @@ class ForkSandbox:
         self._spares: list[asyncio.Task[SessionProcess]] = []
         self._count = 0
         self._closed = False
+
+    @property
+    def session_counts(self) -> SessionCounts:
+        return SessionCounts(len(self._sessions), len(self._spares), self.config.max_sessions)
 
     async def start(self) -> None:
         """Start the zygotes and prove that a session can be isolated; SandboxFailure if not."""

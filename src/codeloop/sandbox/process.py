@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from codeloop.errors import SandboxFailure
+from codeloop.sandbox.base import SessionCounts
 from codeloop.sandbox.blocks import put_file, run_block
 from codeloop.sandbox.execution import Execution
 from codeloop.sandbox.limits import Limits
@@ -246,6 +247,11 @@ class ProcessSandbox:
         self._home: Path | None = None
         self._sessions: set[ProcessSession] = set()
         self._closed = False
+
+    @property
+    def session_counts(self) -> SessionCounts:
+        """Interpreters start on demand, none ahead of it, and no count is capped."""
+        return SessionCounts(len(self._sessions))
 
     async def open_session(self) -> ProcessSession:
         if self._closed:

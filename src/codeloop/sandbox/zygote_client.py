@@ -168,11 +168,14 @@ class SessionProcess:
             keep_theirs.close()
             os.close(out_w)
         output = Output(out_r, limit=4096)
+        ctrl: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
         try:
             ctrl = await asyncio.open_unix_connection(sock=ctrl_ours)
             keep = await asyncio.open_unix_connection(sock=keep_ours)
         except BaseException:  # the keeper sees its socket close and kills the session
             output.close()
+            if ctrl is not None:  # cancelled in between: the first transport owns its socket now
+                ctrl[1].transport.abort()
             ctrl_ours.close()
             keep_ours.close()
             raise

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from codeloop.loop.events import Usage
+from codeloop.sandbox.base import Sandbox
 
 # Generation takes seconds to minutes; the default buckets stop at 10 s.
 _SLOW_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, float("inf"))
@@ -18,7 +18,7 @@ _SLOW_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60
 class Metrics:
     """Each app has its own registry, so that several apps in one process (the tests) never collide."""
 
-    def __init__(self, sandbox_of: Callable[[], Any] = lambda: None) -> None:
+    def __init__(self, sandbox_of: Callable[[], Sandbox | None] = lambda: None) -> None:
         self.registry = CollectorRegistry()
         self.http_requests = Counter(
             "codeloop_http_requests",
@@ -64,29 +64,27 @@ class Metrics:
 
 
 class SandboxCollector(Collector):
-    """The sandbox's sessions, read at scrape time; a sandbox that does not say how many reports nothing."""
+    """The sandbox's sessions, read at scrape time; nothing before the sandbox has started."""
 
-    def __init__(self, sandbox_of: Callable[[], Any]) -> None:
+    def __init__(self, sandbox_of: Callable[[], Sandbox | None]) -> None:
         self.sandbox_of = sandbox_of
 
     def collect(self) -> Iterator[Metric]:
         sandbox = self.sandbox_of()
-        # The sandbox seam has no count of its own (yet): read what ForkSandbox and ProcessSandbox hold.
-        sessions = getattr(sandbox, "_sessions", None)
-        if sessions is None:
+        if sandbox is None:
             return
+        counts = sandbox.session_counts
         family = GaugeMetricFamily(
             "codeloop_sandbox_sessions",
             "Sandbox sessions by state: open (held by a request) or spare (started ahead of demand).",
             labels=["state"],
         )
-        family.add_metric(["open"], len(sessions))
-        family.add_metric(["spare"], len(getattr(sandbox, "_spares", ())))
+        family.add_metric(["open"], counts.open)
+        family.add_metric(["spare"], counts.spare)
         yield family
-        config = getattr(sandbox, "config", None)
-        if config is not None and hasattr(config, "max_sessions"):
+        if counts.max_live is not None:
             yield GaugeMetricFamily(
                 "codeloop_sandbox_max_sessions",
                 "Live interpreters before the least recently used idle one is reset.",
-                value=config.max_sessions,
+                value=counts.max_live,
             )

@@ -23,6 +23,14 @@ Version = Annotated[
         json_schema_extra={"enum": list(VERSIONS)},
     ),
 ]
+FILE_VERSIONS = ("v1", "v1beta", "v1alpha")
+FileVersion = Annotated[
+    str,
+    Path(
+        description="API version: v1beta, as the SDKs call the Files API; v1 and v1alpha are accepted too.",
+        json_schema_extra={"enum": list(FILE_VERSIONS)},
+    ),
+]
 ModelName = Annotated[
     str,
     Path(
@@ -48,10 +56,12 @@ ERRORS = {
     400: "INVALID_ARGUMENT: a malformed or invalid request, or a feature this server cannot honour.",
     401: "UNAUTHENTICATED: API keys are configured and the request carries none.",
     403: "PERMISSION_DENIED: the API key is not valid.",
-    404: "NOT_FOUND: no such model, method, version or kept session.",
-    409: "ABORTED: the kept session is busy with another request.",
-    413: "INVALID_ARGUMENT: the body is over the size limit.",
-    429: "RESOURCE_EXHAUSTED: too many requests in flight for this caller, or too many kept sessions.",
+    404: "NOT_FOUND: no such model, method, version, kept session, file or upload.",
+    409: "ABORTED: the kept session or upload is busy with another request; ALREADY_EXISTS: the file "
+    "name asked for is taken.",
+    413: "INVALID_ARGUMENT: the body, or the file uploaded, is over its size limit.",
+    429: "RESOURCE_EXHAUSTED: too many requests in flight for this caller, too many kept sessions, or "
+    "the Files API's storage is full.",
     500: "INTERNAL: the server failed; its log has the details under the request id.",
     503: "UNAVAILABLE: the model backend cannot be reached.",
 }

@@ -14,7 +14,9 @@ from codeloop.wire import lenient
 
 DEFAULT_MIME_TYPE = "application/octet-stream"
 MAX_DISPLAY_NAME = 512
-_MIME_TYPE = re.compile(r"[A-Za-z0-9][\w.+-]*/[\w.+-]+(?:\s*;[^\r\n]*)?")
+# A file's MIME type is its download's Content-Type: what an HTTP header can carry, ASCII names and
+# parameters without control characters (Latin-1 letters, HTTP's obs-text, pass too).
+_MIME_TYPE = re.compile(r"[A-Za-z0-9][\w.+-]*/[\w.+-]+(?:[ \t]*;[\t\x20-\x7e\x80-\xff]*)?", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,18 @@ def _string(file: dict[str, Any], camel: str, snake: str) -> str | None:
     value = file.get(camel, file.get(snake))
     if value is not None and not isinstance(value, str):
         raise InvalidRequest(f'Invalid value at "file.{camel}": expected a string.')
+    # JSON's \ud800 escapes can spell lone surrogates, which no UTF-8 response could carry back.
+    if value is not None and not _encodable(value):
+        raise InvalidRequest(f'Invalid value at "file.{camel}": a lone surrogate is not a character.')
     return value
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _size(file: dict[str, Any]) -> int | None:

@@ -16,6 +16,7 @@ from sandbox_helpers import LoopThread
 
 from codeloop.errors import QuotaExceeded, SandboxFailure
 from codeloop.sandbox import ForkSandbox, Limits, SandboxConfig
+from codeloop.sandbox.base import SessionCounts
 from codeloop.sandbox.execution import Outcome
 from processes import alive, descendants, wait_gone
 
@@ -303,6 +304,7 @@ def test_a_python_that_cannot_start_is_a_sandbox_failure(loop_thread, tmp_path: 
 SERVER = """
 import asyncio, os, sys, time
 from codeloop.sandbox import ForkSandbox, Limits, SandboxConfig
+from codeloop.sandbox.base import SessionCounts
 
 async def main():
     sandbox = ForkSandbox(Limits(), SandboxConfig(preload=()))
@@ -473,3 +475,23 @@ def test_spare_interpreters_are_fresh_and_closing_ends_them(loop_thread) -> None
             assert await asyncio.to_thread(wait_gone, *tree) == []
 
     assert loop_thread.run(go()).output == "False []\n"
+
+
+def test_session_counts_follow_opens_closes_and_spares(loop_thread) -> None:
+    config = SandboxConfig(preload=(), max_sessions=3, spare_sessions=1)
+
+    async def go():
+        sandbox = ForkSandbox(LIMITS, config)
+        try:
+            await sandbox.start()
+            assert sandbox.session_counts == SessionCounts(open=0, spare=1, max_live=3)
+            one, two = await sandbox.open_session(), await sandbox.open_session()
+            assert sandbox.session_counts == SessionCounts(open=2, spare=1, max_live=3)  # spares refilled
+            await one.close()
+            await two.close()
+            assert sandbox.session_counts.open == 0
+        finally:
+            await sandbox.close()
+        assert sandbox.session_counts.spare == 0
+
+    loop_thread.run(go())

@@ -13,6 +13,7 @@ import pytest
 
 from codeloop.errors import SandboxFailure
 from codeloop.sandbox import Limits, ProcessSandbox
+from codeloop.sandbox.base import SessionCounts
 from codeloop.sandbox.execution import Outcome
 from codeloop.sandbox.process import ProcessSession
 from processes import alive, wait_gone
@@ -391,6 +392,7 @@ def test_an_interpreter_that_cannot_start_is_a_sandbox_failure(tmp_path: Path) -
 SERVER = """
 import asyncio, sys, time
 from codeloop.sandbox import Limits, ProcessSandbox
+from codeloop.sandbox.base import SessionCounts
 
 async def main():
     session = await ProcessSandbox(Limits(), root=sys.argv[1]).open_session()
@@ -417,3 +419,16 @@ def test_session_processes_die_with_the_server(tmp_path: Path) -> None:
         server.wait()
         if server.stdout is not None:
             server.stdout.close()
+
+
+def test_session_counts_follow_opens_and_closes() -> None:
+    async def scenario(sandbox: ProcessSandbox) -> None:
+        assert sandbox.session_counts == SessionCounts(open=0, spare=0, max_live=None)
+        one, two = await sandbox.open_session(), await sandbox.open_session()
+        assert sandbox.session_counts.open == 2
+        await one.close()
+        assert sandbox.session_counts.open == 1
+        await two.close()
+        assert sandbox.session_counts.open == 0
+
+    in_sandbox(scenario)

@@ -9,6 +9,7 @@ from codeloop.backends.base import Sampling
 from codeloop.backends.scripted import ScriptedBackend
 from codeloop.loop.engine import Conversation, Engine, LoopLimits
 from codeloop.loop.events import CodeBlock, CodeResult, Event, Finished, TextDelta
+from codeloop.sandbox.base import SessionCounts
 from codeloop.sandbox.execution import Execution, Outcome
 
 
@@ -34,6 +35,10 @@ class FakeSandbox:
     async def open_session(self) -> FakeSession:
         self.opened += 1
         return FakeSession(self)
+
+    @property
+    def session_counts(self) -> SessionCounts:
+        return SessionCounts(self.opened - self.closed)
 
     async def close(self) -> None:
         pass

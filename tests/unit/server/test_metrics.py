@@ -10,6 +10,7 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from codeloop.loop.events import CodeBlock, CodeResult, Event, Finished, TextDelta, Usage
+from codeloop.sandbox.base import SessionCounts
 from codeloop.sandbox.execution import Execution, Outcome
 from codeloop.server.metrics import Metrics
 from codeloop.server.telemetry import Telemetry
@@ -72,14 +73,19 @@ def test_closing_the_observer_closes_the_engine() -> None:
 
 
 def test_sandbox_sessions_are_read_at_scrape_time() -> None:
-    sandbox = SimpleNamespace(_sessions={1, 2}, _spares=[3], config=SimpleNamespace(max_sessions=64))
-    found = samples(Metrics(lambda: sandbox))
+    sandbox = SimpleNamespace(session_counts=SessionCounts(open=2, spare=1, max_live=64))
+    metrics = Metrics(lambda: sandbox)
+    found = samples(metrics)
     assert found[("codeloop_sandbox_sessions", (("state", "open"),))] == 2
     assert found[("codeloop_sandbox_sessions", (("state", "spare"),))] == 1
     assert found[("codeloop_sandbox_max_sessions", ())] == 64
+    sandbox.session_counts = SessionCounts(open=3)
+    found = samples(metrics)
+    assert found[("codeloop_sandbox_sessions", (("state", "open"),))] == 3
+    assert found[("codeloop_sandbox_sessions", (("state", "spare"),))] == 0
+    assert ("codeloop_sandbox_max_sessions", ()) not in found  # an uncapped sandbox has no maximum
 
 
-def test_a_sandbox_that_does_not_say_reports_nothing() -> None:
-    for sandbox in (None, object()):
-        found = samples(Metrics(lambda sandbox=sandbox: sandbox))
-        assert not [name for name, _ in found if name.startswith("codeloop_sandbox")]
+def test_no_sandbox_yet_reports_nothing() -> None:
+    found = samples(Metrics(lambda: None))
+    assert not [name for name, _ in found if name.startswith("codeloop_sandbox")]

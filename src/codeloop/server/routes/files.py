@@ -16,7 +16,9 @@ from codeloop.errors import CodeloopError, InvalidRequest, NotFound
 from codeloop.files.multipart import METADATA_LIMIT, boundary_of, read_multipart
 from codeloop.files.store import StoredFile, file_too_large
 from codeloop.files.uploads import UploadStore, write_chunk, write_stream
+from codeloop.server import openapi
 from codeloop.server.body import read_body
+from codeloop.server.routes import files_openapi as doc
 from codeloop.server.runtime import runtime_of
 from codeloop.wire.errors import error_body_for
 from codeloop.wire.files import (
@@ -30,15 +32,20 @@ from codeloop.wire.files import (
 
 router = APIRouter()
 
-VERSIONS = ("v1", "v1beta", "v1alpha")
 STATUS = "x-goog-upload-status"
 RECEIVED = "x-goog-upload-size-received"
 CHUNK_GRANULARITY = 8 << 20  # what Google announces; any chunk size is accepted
 _DOWNLOAD_CHUNK = 1 << 20
 
 
-@router.post("/upload/{version}/files")
-async def upload(request: Request, version: str) -> Response:
+@router.post(
+    "/upload/{version}/files",
+    summary="Upload a file: resumable, multipart or media",
+    response_model=doc.CreateFileResponse,
+    responses=doc.UPLOAD_RESPONSES,
+    openapi_extra={"parameters": doc.UPLOAD_PARAMETERS, "requestBody": doc.UPLOAD_BODY},
+)
+async def upload(request: Request, version: openapi.FileVersion) -> Response:
     _check_version(request, version)
     if "upload_id" in request.query_params:
         return await _continue_upload(request, request.query_params["upload_id"])
@@ -56,8 +63,13 @@ async def upload(request: Request, version: str) -> Response:
     raise InvalidRequest(f"Unknown upload protocol {protocol!r}: use resumable, multipart or media.")
 
 
-@router.get("/{version}/files")
-async def list_files(request: Request, version: str) -> JSONResponse:
+@router.get(
+    "/{version}/files",
+    response_model=doc.ListFilesResponse,
+    responses=openapi.error_responses(400, 404),
+    openapi_extra={"parameters": doc.LIST_PARAMETERS},
+)
+async def list_files(request: Request, version: openapi.FileVersion) -> JSONResponse:
     _check_version(request, version)
     query = request.query_params
     page_size = whole_number(query.get("pageSize", query.get("page_size")), "pageSize")
@@ -71,9 +83,19 @@ async def list_files(request: Request, version: str) -> JSONResponse:
     return JSONResponse(body)
 
 
-@router.get("/{version}/files/{file_id}:download")
-@router.get("/download/{version}/files/{file_id}:download")
-async def download_file(request: Request, version: str, file_id: str) -> Response:
+@router.get(
+    "/{version}/files/{file_id}:download",
+    response_class=Response,
+    responses=doc.DOWNLOAD_RESPONSES,
+    openapi_extra={"parameters": doc.DOWNLOAD_PARAMETERS},
+)
+@router.get(
+    "/download/{version}/files/{file_id}:download",
+    response_class=Response,
+    responses=doc.DOWNLOAD_RESPONSES,
+    openapi_extra={"parameters": doc.DOWNLOAD_PARAMETERS},
+)
+async def download_file(request: Request, version: openapi.FileVersion, file_id: doc.FileId) -> Response:
     _check_version(request, version)
     alt = request.query_params.get("alt", "media")
     if alt != "media":
@@ -88,15 +110,25 @@ async def download_file(request: Request, version: str, file_id: str) -> Respons
     return BlobResponse(blob, stored)
 
 
-@router.get("/{version}/files/{file_id}")
-async def get_file(request: Request, version: str, file_id: str) -> JSONResponse:
+@router.get(
+    "/{version}/files/{file_id}",
+    response_model=doc.FileResource,
+    responses=openapi.error_responses(404),
+    openapi_extra={"parameters": [openapi.KEY_PARAMETER]},
+)
+async def get_file(request: Request, version: openapi.FileVersion, file_id: doc.FileId) -> JSONResponse:
     _check_version(request, version)
     stored = runtime_of(request).files.get(file_id)
     return JSONResponse(file_resource(stored, str(request.base_url)))
 
 
-@router.delete("/{version}/files/{file_id}")
-async def delete_file(request: Request, version: str, file_id: str) -> JSONResponse:
+@router.delete(
+    "/{version}/files/{file_id}",
+    responses=doc.DELETE_RESPONSES,
+    response_description="The file is deleted: an empty object.",
+    openapi_extra={"parameters": [openapi.KEY_PARAMETER]},
+)
+async def delete_file(request: Request, version: openapi.FileVersion, file_id: doc.FileId) -> JSONResponse:
     _check_version(request, version)
     runtime_of(request).files.delete(file_id)
     return JSONResponse({})
@@ -147,7 +179,7 @@ async def _start_upload(request: Request, version: str) -> Response:
         STATUS: "active",
         "x-goog-upload-chunk-granularity": str(CHUNK_GRANULARITY),
     }
-    return Response(headers=headers)
+    return _empty(headers)
 
 
 async def _continue_upload(request: Request, upload_id: str) -> Response:
@@ -169,10 +201,10 @@ async def _upload_command(request: Request, uploads: UploadStore, upload_id: str
     header = request.headers.get("x-goog-upload-command", "")
     commands = {command.strip().lower() for command in header.split(",") if command.strip()}
     if commands == {"query"}:
-        return Response(headers={STATUS: "active", RECEIVED: str(upload.received)})
+        return _empty({STATUS: "active", RECEIVED: str(upload.received)})
     if commands == {"cancel"}:
         uploads.cancel(upload_id)
-        return Response(headers={STATUS: "cancelled"})
+        return _empty({STATUS: "cancelled"})
     if not commands or not commands <= {"upload", "finalize"}:
         raise InvalidRequest(
             f"Invalid X-Goog-Upload-Command {header!r}: expected upload, finalize, "
@@ -185,7 +217,7 @@ async def _upload_command(request: Request, uploads: UploadStore, upload_id: str
         length = whole_number(request.headers.get("content-length"), "Content-Length")
         upload = await uploads.append(upload_id, offset, request.stream(), length)
     if "finalize" not in commands:
-        return Response(headers={STATUS: "active", RECEIVED: str(upload.received)})
+        return _empty({STATUS: "active", RECEIVED: str(upload.received)})
     stored = await uploads.finalize(upload_id)
     return JSONResponse({"file": file_resource(stored, str(request.base_url))}, headers={STATUS: "final"})
 
@@ -244,6 +276,11 @@ def _check_length(request: Request, limit: int) -> None:
         raise file_too_large(limit)
 
 
+def _empty(headers: dict[str, str]) -> Response:
+    """A resumable upload's answer that is all headers; typed, as Google's are, though it has no body."""
+    return Response(headers=headers, media_type="text/plain")
+
+
 def _check_version(request: Request, version: str) -> None:
-    if version not in VERSIONS:
+    if version not in openapi.FILE_VERSIONS:
         raise NotFound(f"The requested URL {request.url.path} was not found on this server.")

@@ -11,6 +11,7 @@ from pydantic.alias_generators import to_camel
 
 from codeloop import __version__
 from codeloop.backends.base import ModelInfo
+from codeloop.errors import NotFound
 from codeloop.server import openapi
 from codeloop.server.runtime import runtime_of
 
@@ -54,24 +55,27 @@ def model_resource(info: ModelInfo, vertex: bool = False) -> dict[str, Any]:
     return resource.model_dump(by_alias=True)
 
 
-GET_ERRORS = openapi.error_responses(404)
+GET_ERRORS = openapi.error_responses(404)  # an unknown version or model
 PROJECT_MODEL_PATH = "/{version}/projects/{project}/locations/{location}/publishers/google/models/{model}"
 
 
-@router.get("/{version}/models", response_model=ModelList)
+@router.get("/{version}/models", response_model=ModelList, responses=GET_ERRORS)
 async def list_models(request: Request, version: openapi.Version) -> JSONResponse:
+    _check_version(request, version)
     infos = runtime_of(request).registry.infos()
     return JSONResponse({"models": [model_resource(info) for info in infos]})
 
 
-@router.get("/{version}/publishers/google/models", response_model=PublisherModelList)
+@router.get("/{version}/publishers/google/models", response_model=PublisherModelList, responses=GET_ERRORS)
 async def list_publisher_models(request: Request, version: openapi.Version) -> JSONResponse:
+    _check_version(request, version)
     infos = runtime_of(request).registry.infos()
     return JSONResponse({"publisherModels": [model_resource(info, vertex=True) for info in infos]})
 
 
 @router.get("/{version}/models/{model}", response_model=ModelResource, responses=GET_ERRORS)
 async def get_model(request: Request, version: openapi.Version, model: openapi.ModelName) -> JSONResponse:
+    _check_version(request, version)
     registry = runtime_of(request).registry
     return JSONResponse(model_resource(registry.info(model)))
 
@@ -86,5 +90,11 @@ async def get_model(request: Request, version: openapi.Version, model: openapi.M
 async def get_publisher_model(
     request: Request, version: openapi.Version, model: openapi.ModelName
 ) -> JSONResponse:
+    _check_version(request, version)
     registry = runtime_of(request).registry
     return JSONResponse(model_resource(registry.info(model), vertex=True))
+
+
+def _check_version(request: Request, version: str) -> None:
+    if version not in openapi.VERSIONS:
+        raise NotFound(f"The requested URL {request.url.path} was not found on this server.")

@@ -1,0 +1,1 @@
+"""`codeloop eval`: benchmarks run through the same loop the server uses, scored and reported."""

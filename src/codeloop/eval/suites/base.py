@@ -1,0 +1,36 @@
+"""A suite: its items and how a trail on one of them is graded."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from codeloop.eval.extract import extract_date, extract_number, extract_weekday, numbers_equal
+from codeloop.eval.items import Graded, Item, Trail
+from codeloop.sandbox.base import Sandbox
+
+Grader = Callable[[Item, Trail, Sandbox], Awaitable[Graded]]
+
+_EXTRACTORS = {"number": extract_number, "weekday": extract_weekday, "date": extract_date}
+
+
+async def grade_text(item: Item, trail: Trail, sandbox: Sandbox) -> Graded:
+    """Read the answer from the final text; when that holds none, from the last code output that does.
+
+    The text is the model's answer and wins over its code's output; the output stands in only for a
+    reply such as "The result is shown above.", or one cut short after its code ran."""
+    extract = _EXTRACTORS[item.kind]
+    answer = extract(trail.text)
+    if answer is None:
+        outputs = (execution.output for execution in reversed(trail.executions) if execution.ok)
+        answer = next((found for found in map(extract, outputs) if found is not None), None)
+    if item.kind == "number":
+        return Graded(answer, numbers_equal(answer, item.expected))
+    return Graded(answer, answer is not None and answer.lower() == item.expected.lower())
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    items: tuple[Item, ...]
+    grade: Grader = grade_text
