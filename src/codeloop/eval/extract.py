@@ -4,8 +4,10 @@ Numbers, in order of preference (the first rule that finds one wins):
 1. `#### 18`, GSM8K's own answer marker;
 2. the last `\\boxed{18}`;
 3. a number right after the last "answer is", "answer:" or "answer =" ("The final answer is **$18**.");
-4. the last bold number (`**18**`, `**$18.00**`, `**18 cleaners**`) in the last paragraph;
-5. the last number in the text.
+4. the last number equal to `printed`, what the code printed last, when the caller has it ("The
+   program prints 360 hours in 4 weeks." answers 360, as a reader takes it);
+5. the last bold number (`**18**`, `**$18.00**`, `**18 cleaners**`) in the last paragraph;
+6. the last number in the text.
 Commas, `$`, `%` and units are dropped, `18.0` equals `18`, and a minus sign counts only where it
 cannot be a hyphen (`-5`, not the 5 of `10-5`). Dates are not numbers: `2024-03-05` and
 `March 5, 2024` are skipped. Callers decide what to read when the text holds no answer (see
@@ -39,7 +41,7 @@ _WEEKDAY = re.compile(r"\b(" + "|".join(WEEKDAYS) + r")\b", re.IGNORECASE)
 _FENCED = re.compile(r"^```[ \t]*(?:(?i:python3?|py))?[ \t]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
 
 
-def extract_number(text: str) -> str | None:
+def extract_number(text: str, printed: str | None = None) -> str | None:
     """The answer number of a reply, canonical (`1234.5`, `-3`, `18`), or None."""
     text = _blank_dates(text)
     if (marked := _MARKER.search(text)) and (number := _NUMBER.match(text, marked.end())):
@@ -50,11 +52,15 @@ def extract_number(text: str) -> str | None:
     for phrase in reversed(list(_ANSWER.finditer(text))):
         if number := _NUMBER.match(text, phrase.end()):
             return _canonical(number)
+    numbers = list(_NUMBER.finditer(text))
+    if printed is not None:
+        for number in reversed(numbers):
+            if numbers_equal(_canonical(number), printed):
+                return _canonical(number)
     last_paragraph = re.split(r"\n\s*\n", text.strip())[-1]
     for bold in reversed(_BOLD.findall(last_paragraph)):
         if number := _NUMBER.match(bold.strip()):
             return _canonical(number)
-    numbers = list(_NUMBER.finditer(text))
     return _canonical(numbers[-1]) if numbers else None
 
 

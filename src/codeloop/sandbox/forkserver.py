@@ -13,7 +13,6 @@ import logging
 import os
 import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from codeloop.errors import QuotaExceeded, SandboxFailure
 from codeloop.sandbox.base import SessionCounts
 from codeloop.sandbox.blocks import put_file
 from codeloop.sandbox.execution import Execution
+from codeloop.sandbox.homes import make_home
 from codeloop.sandbox.isolation import filesystem
 from codeloop.sandbox.limits import Limits, SandboxConfig
 from codeloop.sandbox.zygote_client import SessionProcess, ZygoteClient
@@ -291,7 +291,7 @@ class ForkSandbox:
 
     def _ensure_home(self) -> Path:
         if self._home is None:
-            self._home = Path(tempfile.mkdtemp(prefix="codeloop-sandbox-", dir=self._root))
+            self._home = make_home(self._root)
             (self._home / "mplconfig").mkdir()
             (self._home / "root").mkdir()
         return self._home

@@ -22,6 +22,7 @@ from codeloop.errors import SandboxFailure
 from codeloop.sandbox.base import SessionCounts
 from codeloop.sandbox.blocks import put_file, run_block
 from codeloop.sandbox.execution import Execution
+from codeloop.sandbox.homes import make_home
 from codeloop.sandbox.limits import Limits
 from codeloop.sandbox.output import Output, signal_name
 from codeloop.sandbox.protocol import ProtocolError, read_message_async
@@ -295,7 +296,7 @@ class ProcessSandbox:
 
     def _ensure_home(self) -> Path:
         if self._home is None:
-            self._home = Path(tempfile.mkdtemp(prefix="codeloop-sandbox-", dir=self._root))
+            self._home = make_home(self._root)
             (self._home / "mplconfig").mkdir()
         return self._home
 

@@ -52,6 +52,14 @@ def test_an_answer_phrase_wins_over_later_numbers() -> None:
     assert extract_number("The answer is 18. It took 2 steps to get there.") == "18"
 
 
+def test_the_number_the_code_printed_wins_over_later_numbers() -> None:
+    reply = "The program prints 360 hours spent on TV and reading in 4 weeks."
+    assert extract_number(reply) == "4"
+    assert extract_number(reply, printed="360") == "360"
+    assert extract_number(reply, printed="7") == "4"  # not in the text: the usual rules
+    assert extract_number("The answer is 5, the program printed 360.", printed="360") == "5"
+
+
 def test_bold_numbers_count_only_in_the_last_paragraph() -> None:
     text = "**1.** Add the apples: 3 + 4 = 7.\n\nShe has 7 apples, 2 of them red."
     assert extract_number(text) == "2"

@@ -17,15 +17,16 @@ _EXTRACTORS = {"number": extract_number, "weekday": extract_weekday, "date": ext
 async def grade_text(item: Item, trail: Trail, sandbox: Sandbox) -> Graded:
     """Read the answer from the final text; when that holds none, from the last code output that does.
 
-    The text is the model's answer and wins over its code's output; the output stands in only for a
-    reply such as "The result is shown above.", or one cut short after its code ran."""
+    The text is the model's answer and wins over its code's output, which only picks among the
+    text's numbers (see extract_number) and stands in for a reply such as "The result is shown
+    above.", or one cut short after its code ran."""
     extract = _EXTRACTORS[item.kind]
-    answer = extract(trail.text)
-    if answer is None:
-        outputs = (execution.output for execution in reversed(trail.executions) if execution.ok)
-        answer = next((found for found in map(extract, outputs) if found is not None), None)
+    outputs = (execution.output for execution in reversed(trail.executions) if execution.ok)
+    printed = next((found for found in map(extract, outputs) if found is not None), None)
     if item.kind == "number":
+        answer = extract_number(trail.text, printed) or printed
         return Graded(answer, numbers_equal(answer, item.expected))
+    answer = extract(trail.text) or printed
     return Graded(answer, answer is not None and answer.lower() == item.expected.lower())
 
 
