@@ -7,9 +7,9 @@ import contextlib
 import logging
 import weakref
 from collections.abc import AsyncGenerator, AsyncIterator
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from codeloop.backends.base import Sampling
@@ -24,6 +24,7 @@ from codeloop.server import openapi, sessions
 from codeloop.server.body import read_body
 from codeloop.server.handlers import internal_error_message
 from codeloop.server.logs import current_request_id
+from codeloop.server.routes import generate_openapi
 from codeloop.server.runtime import runtime_of
 from codeloop.server.telemetry import Telemetry
 from codeloop.wire.errors import error_body, error_body_for
@@ -40,72 +41,10 @@ MODEL_PATHS = (
     "/{version}/publishers/google/models/{model}:{method}",
     "/{version}/projects/{project}/locations/{location}/publishers/google/models/{model}:{method}",
 )
-METHODS = ("generateContent", "streamGenerateContent", "countTokens")
-Method = Annotated[
-    str, Path(description="What to do with the body.", json_schema_extra={"enum": list(METHODS)})
-]
-
-OPENAPI_PARAMETERS = [
-    {
-        "name": "alt",
-        "in": "query",
-        "description": "streamGenerateContent: sse for Server-Sent Events; otherwise a JSON array.",
-        "schema": {"type": "string", "enum": ["json", "sse"]},
-    },
-    {
-        "name": sessions.HEADER,
-        "in": "header",
-        "description": "new keeps the request's interpreter for later requests; its id continues it.",
-        "schema": {"type": "string"},
-    },
-]
-OPENAPI_REQUEST_BODY = {
-    "required": True,
-    "description": "Read leniently, as Google does: single quotes, trailing commas, snake_case names, "
-    "and a lone value where a list is expected.",
-    "content": {
-        "application/json": {
-            "schema": openapi.ref("GenerateContentRequest"),
-            "example": {
-                "contents": [{"role": "user", "parts": [{"text": "Sum the first 50 primes, with code."}]}],
-                "tools": [{"codeExecution": {}}],
-            },
-        }
-    },
-}
-OPENAPI_RESPONSES: dict[int | str, dict[str, Any]] = {
-    200: {
-        "description": "generateContent: a GenerateContentResponse. streamGenerateContent: a JSON array "
-        "of them, written as it grows, or with alt=sse one `data:` event each; a failure after the first "
-        "chunk ends the stream with an error chunk. countTokens: the prompt's token count.",
-        "headers": {sessions.HEADER: {"description": "The kept session's id.", "schema": {"type": "string"}}},
-        "content": {
-            "application/json": {
-                "schema": {
-                    "anyOf": [
-                        openapi.ref("GenerateContentResponse"),
-                        {
-                            "type": "array",
-                            "items": {
-                                "anyOf": [
-                                    openapi.ref("GenerateContentResponse"),
-                                    openapi.ref("ErrorResponse"),
-                                ]
-                            },
-                        },
-                        openapi.ref("CountTokensResponse"),
-                    ]
-                }
-            },
-            "text/event-stream": {"schema": {"type": "string"}},
-        },
-    },
-    **openapi.error_responses(400, 404, 409, 413, 503),
-}
 
 
 async def model_method(
-    request: Request, version: openapi.Version, model: openapi.ModelName, method: Method
+    request: Request, version: openapi.Version, model: openapi.ModelName, method: generate_openapi.Method
 ) -> Response:
     if version not in openapi.VERSIONS:
         raise NotFound(f"The requested URL {request.url.path} was not found on this server.")
@@ -126,10 +65,14 @@ for _path in MODEL_PATHS:
         model_method,
         methods=["POST"],
         summary="generateContent, streamGenerateContent or countTokens",
-        responses=OPENAPI_RESPONSES,
+        responses=generate_openapi.RESPONSES,
         openapi_extra={
-            "parameters": [*openapi.vertex_parameters(_path), openapi.KEY_PARAMETER, *OPENAPI_PARAMETERS],
-            "requestBody": OPENAPI_REQUEST_BODY,
+            "parameters": [
+                *openapi.vertex_parameters(_path),
+                openapi.KEY_PARAMETER,
+                *generate_openapi.PARAMETERS,
+            ],
+            "requestBody": generate_openapi.REQUEST_BODY,
         },
     )
 
