@@ -3,6 +3,7 @@ its fence closes."""
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 
@@ -49,7 +50,8 @@ class FenceSplitter:
 
     Fences count only at the start of a line. Other languages' fenced blocks stay text,
     and a Python fence inside them is not an opener. With `detect_calls`, a line starting
-    with <tool_call> opens a function call that ends at </tool_call>.
+    with <tool_call> opens a function call that ends at </tool_call>; so does a reply that is
+    nothing but a call's JSON on its first line, as small models sometimes write one.
     """
 
     def __init__(self, detect_code: bool = True, detect_calls: bool = False) -> None:
@@ -60,6 +62,7 @@ class FenceSplitter:
         self._call: list[str] | None = None  # lines of an open <tool_call>
         self._in_other_fence = False
         self._mid_line = False  # the current line's start was already emitted, so it holds no fence
+        self._first_line = True  # nothing has been read past the reply's first line yet
 
     def feed(self, text: str) -> list[Piece]:
         out: list[Piece] = []
@@ -71,6 +74,7 @@ class FenceSplitter:
                 pending += line + "\n"
             else:
                 pending = self._take_line(line + "\n", pending, out)
+            self._first_line = False
         if self._code is None and self._call is None and self._line and not self._may_open(self._line):
             pending += self._line
             self._line = ""
@@ -101,6 +105,8 @@ class FenceSplitter:
                 out.append(Text("```python\n" + "".join(code) + line))
             else:
                 out.append(Code("".join(code) + line))
+        elif line and self._bare_call(line):
+            out.append(Call(line.strip()))
         elif line:
             out.append(Text(line))
         return out
@@ -113,12 +119,27 @@ class FenceSplitter:
             stripped = line.lstrip()
             if CALL_OPEN.startswith(stripped) or stripped.startswith(CALL_OPEN):
                 return True
+            if self._first_line and stripped.startswith("{"):
+                return True  # perhaps a bare call: held until its line ends
         return bool(_FENCE_PREFIX.match(line))
+
+    def _bare_call(self, line: str) -> bool:
+        """A first line that is a call's JSON, {"name": ..., "arguments": {...}}, without the tags."""
+        if not (self._detect_calls and self._first_line and line.lstrip().startswith("{")):
+            return False
+        try:
+            call = json.loads(line)
+        except ValueError:
+            return False
+        return isinstance(call, dict) and isinstance(call.get("name"), str) and "arguments" in call
 
     def _take_line(self, line: str, pending: str, out: list[Piece]) -> str:
         if self._call is not None:
             self._call.append(line)
             self._close_call(out)
+            return pending
+        if self._bare_call(line):
+            out.append(Call(line.strip()))
             return pending
         if self._detect_calls and not self._in_other_fence and self._code is None:
             stripped = line.lstrip()

@@ -62,6 +62,15 @@ def test_a_one_line_call_and_text_that_only_looks_like_one() -> None:
     assert plain.feed("<tool_call>{}</tool_call>\n") == [Text("<tool_call>{}</tool_call>\n")]
 
 
+@pytest.mark.parametrize("step", [1, 1000])
+def test_a_reply_that_is_only_a_calls_json_is_a_call(step: int) -> None:
+    bare = '{"name": "get_weather", "arguments": {"city": "Paris"}}'
+    assert split(bare, step) == [Call(bare)]
+    assert split(bare + "\n", step) == [Call(bare)]
+    for text in ('{"name": "Alice"} is json\n', f"Sure: {bare}\n", f"Sure.\n{bare}\n"):
+        assert not any(isinstance(p, Call) for p in split(text, step)), text
+
+
 def test_the_prompt_offers_each_function_as_json_schema() -> None:
     offer = functions()
     assert offer is not None
