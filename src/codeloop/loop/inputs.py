@@ -118,7 +118,8 @@ class InputFiles:
         if display_name:
             base = _UNSAFE.sub("_", os.path.basename(display_name)).strip(" .") or "file"
         else:
-            ext = _EXTENSIONS.get(mime_type) or mimetypes.guess_extension(mime_type, strict=False) or ".bin"
+            kind = _essence(mime_type)
+            ext = _EXTENSIONS.get(kind) or mimetypes.guess_extension(kind, strict=False) or ".bin"
             base = f"input_file_{len(self.files)}{ext}"
         taken = {f.name for f in self.files}
         stem, ext = os.path.splitext(base)
@@ -129,7 +130,13 @@ class InputFiles:
 
 
 def is_text(mime_type: str) -> bool:
-    return mime_type.startswith("text/") or mime_type in _TEXT_TYPES or mime_type.endswith(("+json", "+xml"))
+    kind = _essence(mime_type)
+    return kind.startswith("text/") or kind in _TEXT_TYPES or kind.endswith(("+json", "+xml"))
+
+
+def _essence(mime_type: str) -> str:
+    """`text/CSV; charset=utf-8` -> `text/csv`."""
+    return mime_type.split(";", 1)[0].strip().lower()
 
 
 def _as_text(data: bytes, mime_type: str) -> str | None:

@@ -25,11 +25,13 @@ def test_files_are_numbered_in_order_with_their_types_extension() -> None:
     for part in (inline(CSV, "text/csv"), inline(b"\x89PNG", "image/png"), inline(b"{}", "application/json")):
         files.add(part, code_execution=True)
     files.add(inline(b"x", "application/x-unknown-thing"), code_execution=True)
+    files.add(inline(b"a,b\n", "Text/CSV; charset=utf-8"), code_execution=True)
     assert [f.name for f in files.files] == [
         "input_file_0.csv",
         "input_file_1.png",
         "input_file_2.json",
         "input_file_3.bin",
+        "input_file_4.csv",
     ]
 
 
