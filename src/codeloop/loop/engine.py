@@ -15,7 +15,7 @@ from codeloop.backends.base import Backend, Chat, Message, Sampling
 from codeloop.loop import prompts
 from codeloop.loop.events import CodeBlock, CodeResult, Event, Finished, TextDelta, Usage
 from codeloop.loop.extract import Call, Code, FenceSplitter, Text
-from codeloop.loop.functions import BadCall, Functions
+from codeloop.loop.functions import BadCall, Functions, call_block
 from codeloop.loop.inputs import FetchFile, InputFile, InputFiles
 from codeloop.loop.stops import StopScanner
 from codeloop.sandbox.base import Sandbox, Session
@@ -116,7 +116,7 @@ class Engine:
                         finish = piece
                 generated = text + (prompts.fence(code) if code is not None else "")
                 if call is not None:
-                    generated += prompts.call_block(call)
+                    generated += call_block(call)
                 tally.candidates += self.backend.count_tokens(generated)
                 if call is not None:
                     assert conversation.functions is not None

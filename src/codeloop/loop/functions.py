@@ -110,10 +110,14 @@ class Functions:
         return FunctionCall(name, args)
 
 
+def call_block(raw: str) -> str:
+    """A call's JSON in its tags, as the model writes it."""
+    return f"{CALL_OPEN}\n{raw}\n{CALL_CLOSE}\n"
+
+
 def call_text(name: str, args: dict[str, Any] | None) -> str:
     """A call as the model writes it, for replaying a conversation."""
-    body = json.dumps({"name": name, "arguments": args or {}}, ensure_ascii=False)
-    return f"{CALL_OPEN}\n{body}\n{CALL_CLOSE}\n"
+    return call_block(json.dumps({"name": name, "arguments": args or {}}, ensure_ascii=False))
 
 
 def response_text(name: str | None, response: dict[str, Any] | None) -> str:

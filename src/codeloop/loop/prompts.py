@@ -8,7 +8,6 @@ from google.genai import types
 
 from codeloop.backends.base import Message
 from codeloop.errors import InvalidRequest
-from codeloop.loop.extract import CALL_CLOSE, CALL_OPEN
 from codeloop.loop.functions import call_text, response_text
 from codeloop.loop.inputs import InputFiles
 from codeloop.sandbox.execution import Execution, Outcome
@@ -50,10 +49,6 @@ _RESULT_HEADERS = {
     Outcome.OUTCOME_FAILED: "The code failed:",
     Outcome.OUTCOME_DEADLINE_EXCEEDED: "The code ran past its time limit:",
 }
-
-
-def call_block(raw: str) -> str:
-    return f"{CALL_OPEN}\n{raw}\n{CALL_CLOSE}\n"
 
 
 def fence(code: str) -> str:
