@@ -4,17 +4,16 @@ Files API references staged for the code; every file the code writes returned; b
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from google import genai
 from google.genai import errors, types
-from test_genai_python import developer_client, vertex_client
 
 from codeloop.settings import Settings
 from live import LiveServer, serving
+from sdk import developer_client, vertex_client
 
 CODE_TOOL = types.GenerateContentConfig(tools=[types.Tool(code_execution=types.ToolCodeExecution())])
 CSV = b"name,age\nada,36\nalan,41\n"
@@ -29,21 +28,13 @@ WRITE_FILES = (
 )
 
 
-@pytest.fixture(params=["developer", "vertex"])
-def client(request: pytest.FixtureRequest, live_server: LiveServer) -> Iterator[genai.Client]:
-    make = developer_client if request.param == "developer" else vertex_client
-    client = make(live_server.url)
-    yield client
-    client.close()
-
-
 def result_parts(response: types.GenerateContentResponse) -> list[types.Part]:
     parts = response.candidates[0].content.parts
     at = next(i for i, p in enumerate(parts) if p.code_execution_result is not None)
     return parts[at:]
 
 
-def test_inline_files_are_staged_under_geminis_names(client: genai.Client) -> None:
+def test_inline_files_are_staged_under_geminis_names(gemini_client: genai.Client) -> None:
     contents = [
         types.Part.from_bytes(data=CSV, mime_type="text/csv"),
         types.Part.from_bytes(data=b"\x89PNG\r\n", mime_type="image/png"),
@@ -51,7 +42,7 @@ def test_inline_files_are_staged_under_geminis_names(client: genai.Client) -> No
         + "\n"
         + "```python\nprint(len(open('input_file_1.png','rb').read()))\n```",
     ]
-    response = client.models.generate_content(model="scripted", contents=contents, config=CODE_TOOL)
+    response = gemini_client.models.generate_content(model="scripted", contents=contents, config=CODE_TOOL)
     outputs = [
         p.code_execution_result.output
         for p in response.candidates[0].content.parts
@@ -60,10 +51,10 @@ def test_inline_files_are_staged_under_geminis_names(client: genai.Client) -> No
     assert outputs == ["77\n", "6\n"]
 
 
-def test_a_display_name_names_the_file(client: genai.Client) -> None:
+def test_a_display_name_names_the_file(gemini_client: genai.Client) -> None:
     part = types.Part(inline_data=types.Blob(data=CSV, mime_type="text/csv", display_name="people.csv"))
     contents = [part, SUM_AGES.format(name="people.csv")]
-    response = client.models.generate_content(model="scripted", contents=contents, config=CODE_TOOL)
+    response = gemini_client.models.generate_content(model="scripted", contents=contents, config=CODE_TOOL)
     assert response.code_execution_result == "77\n"
 
 
@@ -88,8 +79,8 @@ def test_uploaded_files_are_staged_from_the_files_api(live_server: LiveServer) -
         assert gone.value.code == 404
 
 
-def test_files_the_code_writes_come_back_inline_with_their_names(client: genai.Client) -> None:
-    response = client.models.generate_content(model="scripted", contents=WRITE_FILES, config=CODE_TOOL)
+def test_files_the_code_writes_come_back_inline_with_their_names(gemini_client: genai.Client) -> None:
+    response = gemini_client.models.generate_content(model="scripted", contents=WRITE_FILES, config=CODE_TOOL)
     result, *files = result_parts(response)[:3]
     assert result.code_execution_result.output == "written\n"
     assert [(f.inline_data.display_name, f.inline_data.mime_type, f.inline_data.data) for f in files] == [
@@ -113,13 +104,13 @@ def test_block_costs_ride_in_part_metadata_on_the_gemini_api_only(live_server: L
         assert result_parts(response)[0].part_metadata is None
 
 
-def test_a_binary_file_without_code_execution_is_refused(client: genai.Client) -> None:
+def test_a_binary_file_without_code_execution_is_refused(gemini_client: genai.Client) -> None:
     contents = [types.Part.from_bytes(data=b"\x89PNG", mime_type="image/png"), "What is in the picture?"]
     with pytest.raises(errors.ClientError) as refused:
-        client.models.generate_content(model="scripted", contents=contents)
+        gemini_client.models.generate_content(model="scripted", contents=contents)
     assert refused.value.code == 400 and "codeExecution" in refused.value.message
     text_only = [types.Part.from_bytes(data=CSV, mime_type="text/csv"), "Who is older?"]
-    response = client.models.generate_content(model="scripted", contents=text_only)
+    response = gemini_client.models.generate_content(model="scripted", contents=text_only)
     assert "alan,41" in response.text  # the scripted model echoes what it read
 
 

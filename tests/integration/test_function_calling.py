@@ -3,14 +3,12 @@ to the client, functionResponse parts back, toolConfig honoured, the SDK's autom
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from google import genai
 from google.genai import errors, types
-from test_genai_python import developer_client, vertex_client
 
 from live import LiveServer
+from sdk import developer_client
 
 WEATHER = types.FunctionDeclaration(
     name="get_weather",
@@ -30,17 +28,9 @@ QUESTION = (
 )
 
 
-@pytest.fixture(params=["developer", "vertex"])
-def client(request: pytest.FixtureRequest, live_server: LiveServer) -> Iterator[genai.Client]:
-    make = developer_client if request.param == "developer" else vertex_client
-    client = make(live_server.url)
-    yield client
-    client.close()
-
-
-def test_a_call_goes_to_the_client_and_its_response_comes_back(client: genai.Client) -> None:
+def test_a_call_goes_to_the_client_and_its_response_comes_back(gemini_client: genai.Client) -> None:
     config = types.GenerateContentConfig(tools=TOOLS)
-    first = client.models.generate_content(model="scripted", contents=QUESTION, config=config)
+    first = gemini_client.models.generate_content(model="scripted", contents=QUESTION, config=config)
     assert first.code_execution_result == "warming up\n"  # code ran first, on the server
     assert [(c.name, c.args) for c in first.function_calls] == [("get_weather", {"city": "Paris"})]
     assert first.candidates[0].finish_reason == types.FinishReason.STOP
@@ -51,7 +41,7 @@ def test_a_call_goes_to_the_client_and_its_response_comes_back(client: genai.Cli
         first.candidates[0].content,
         types.Content(role="user", parts=[response]),
     ]
-    final = client.models.generate_content(model="scripted", contents=history, config=config)
+    final = gemini_client.models.generate_content(model="scripted", contents=history, config=config)
     assert not final.function_calls
     assert '"celsius": 21' in final.text
 
@@ -73,34 +63,36 @@ def test_the_sdk_calls_python_functions_automatically(live_server: LiveServer) -
     assert [c.role for c in response.automatic_function_calling_history] == ["user", "model", "user"]
 
 
-def test_a_streamed_call_arrives_whole(client: genai.Client) -> None:
+def test_a_streamed_call_arrives_whole(gemini_client: genai.Client) -> None:
     config = types.GenerateContentConfig(tools=TOOLS)
-    chunks = list(client.models.generate_content_stream(model="scripted", contents=QUESTION, config=config))
+    chunks = list(
+        gemini_client.models.generate_content_stream(model="scripted", contents=QUESTION, config=config)
+    )
     calls = [call for chunk in chunks for call in chunk.function_calls or ()]
     assert [(c.name, c.args) for c in calls] == [("get_weather", {"city": "Paris"})]
 
 
-def test_mode_none_offers_no_function(client: genai.Client) -> None:
+def test_mode_none_offers_no_function(gemini_client: genai.Client) -> None:
     config = types.GenerateContentConfig(
         tools=TOOLS,
         tool_config=types.ToolConfig(
             function_calling_config=types.FunctionCallingConfig(mode=types.FunctionCallingConfigMode.NONE)
         ),
     )
-    response = client.models.generate_content(model="scripted", contents=QUESTION, config=config)
+    response = gemini_client.models.generate_content(model="scripted", contents=QUESTION, config=config)
     assert not response.function_calls
     assert "<tool_call>" in response.text  # the model's attempt stays text: nothing was offered
 
 
-def test_a_call_the_declarations_do_not_allow_never_reaches_the_client(client: genai.Client) -> None:
+def test_a_call_the_declarations_do_not_allow_never_reaches_the_client(gemini_client: genai.Client) -> None:
     config = types.GenerateContentConfig(tools=TOOLS)
     bad = QUESTION.replace('"city": "Paris"', '"town": "Paris"')
-    response = client.models.generate_content(model="scripted", contents=bad, config=config)
+    response = gemini_client.models.generate_content(model="scripted", contents=bad, config=config)
     assert not response.function_calls
     assert "'city' is a required property" in response.text  # what the model was told
 
 
-def test_bad_tool_config_is_a_400(client: genai.Client) -> None:
+def test_bad_tool_config_is_a_400(gemini_client: genai.Client) -> None:
     config = types.GenerateContentConfig(
         tools=TOOLS,
         tool_config=types.ToolConfig(
@@ -110,5 +102,5 @@ def test_bad_tool_config_is_a_400(client: genai.Client) -> None:
         ),
     )
     with pytest.raises(errors.ClientError) as refused:
-        client.models.generate_content(model="scripted", contents=QUESTION, config=config)
+        gemini_client.models.generate_content(model="scripted", contents=QUESTION, config=config)
     assert refused.value.code == 400 and "get_time" in refused.value.message

@@ -5,31 +5,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 
-import google.oauth2.credentials
 import pytest
 from google import genai
 from google.genai import errors, types
 
+from sdk import developer_client, vertex_client, vertex_express_client
+
 CODE_TOOL = types.GenerateContentConfig(tools=[types.Tool(code_execution=types.ToolCodeExecution())])
 SUM_PROMPT = "Add the first ten integers.\n```python\ntotal = sum(range(1, 11))\nprint(f'{total=}')\n```\n"
-
-
-def developer_client(url: str) -> genai.Client:
-    return genai.Client(api_key="test-key", http_options=types.HttpOptions(base_url=url))
-
-
-def vertex_client(url: str) -> genai.Client:
-    return genai.Client(
-        vertexai=True,
-        project="test-project",
-        location="us-central1",
-        credentials=google.oauth2.credentials.Credentials(token="test-token"),
-        http_options=types.HttpOptions(base_url=url),
-    )
-
-
-def vertex_express_client(url: str) -> genai.Client:
-    return genai.Client(vertexai=True, api_key="test-key", http_options=types.HttpOptions(base_url=url))
 
 
 CLIENTS = {"developer": developer_client, "vertex": vertex_client, "vertex-express": vertex_express_client}

@@ -8,23 +8,11 @@ import json
 from pathlib import Path
 
 import pytest
+from clock import Clock
 
 from codeloop.errors import AlreadyExists, InvalidRequest, NotFound, PayloadTooLarge, QuotaExceeded
 from codeloop.files.store import FileStore, file_id_of
 from codeloop.files.sweep import sweep, sweep_interval
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_700_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture

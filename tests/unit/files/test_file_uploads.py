@@ -7,23 +7,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from clock import Clock
 
 from codeloop.errors import Aborted, InvalidRequest, NotFound, PayloadTooLarge, QuotaExceeded
 from codeloop.files.store import FileStore
 from codeloop.files.uploads import UploadStore
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_700_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture
