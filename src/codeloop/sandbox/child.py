@@ -153,7 +153,10 @@ class Interpreter:
         try:
             te = traceback.TracebackException.from_exception(exc, compact=True)
             self._scrub(te, set())
-            return "".join(te.format())
+            lines = list(te.format())
+            if lines and (hint := _suggestion(exc)):
+                lines[-1] = f"{lines[-1].rstrip()}. {hint}\n"
+            return "".join(lines)
         except Exception as err:  # e.g. a hostile __getattr__ on the exception's class
             return f"{type(exc).__qualname__} (its traceback could not be formatted: {type(err).__name__})\n"
 
@@ -325,6 +328,38 @@ def _peak_rss() -> int:
 def _clean(text: str) -> str:
     """Valid UTF-8 whatever user code produced (lone surrogates would break the frame)."""
     return text.encode("utf-8", "replace").decode("utf-8")
+
+
+def _suggestion(exc: BaseException) -> str | None:
+    """Python 3.12's hint for a misspelt name ("Did you mean: 'total'?"), which 3.11 prints only
+    from the interpreter's own excepthook: models fix a typo at once when they are shown it."""
+    try:
+        return _suggest(exc)
+    except Exception:  # the object's own __dir__ may fail: no hint then, the traceback stands
+        return None
+
+
+def _suggest(exc: BaseException) -> str | None:
+    name = getattr(exc, "name", None)
+    if not isinstance(name, str) or not isinstance(exc, NameError | AttributeError):
+        return None
+    if isinstance(exc, AttributeError):
+        candidates = dir(exc.obj)
+    else:
+        tb = exc.__traceback__
+        while tb is not None and tb.tb_next is not None:
+            tb = tb.tb_next
+        if tb is None:
+            return None
+        frame = tb.tb_frame
+        candidates = [*frame.f_locals, *frame.f_globals, *dir(builtins)]
+        if name in sys.stdlib_module_names:
+            return f"Did you forget to import '{name}'?"
+    import difflib
+
+    folded = [c for c in candidates if c.lower() == name.lower() and c != name]
+    close = folded or difflib.get_close_matches(name, [c for c in candidates if isinstance(c, str)], 1, 0.75)
+    return f"Did you mean: '{close[0]}'?" if close else None
 
 
 def _tail(text: str, limit: int) -> str:

@@ -72,6 +72,23 @@ def test_exceptions_fail_with_a_repl_traceback(loop_thread, sandbox) -> None:
     assert "zygote" not in result.output and "child.py" not in result.output
 
 
+def test_misspelt_names_get_python_3_12s_hint(loop_thread, sandbox) -> None:
+    typo, missing_import, attribute, hostile, unknown = run_blocks(
+        loop_thread,
+        sandbox,
+        "ebay_price = 13\nprint(eBay_price)",
+        "print(math.sqrt(2))",
+        "import numpy as np\nnp.arange(3).summ()",
+        "class Odd:\n    def __dir__(self): raise RuntimeError\nOdd().missing",
+        "print(qqqq)",
+    )
+    assert typo.output.endswith("NameError: name 'eBay_price' is not defined. Did you mean: 'ebay_price'?\n")
+    assert missing_import.output.endswith(". Did you forget to import 'math'?\n")
+    assert attribute.output.endswith("has no attribute 'summ'. Did you mean: 'sum'?\n")
+    assert hostile.output.endswith("AttributeError: 'Odd' object has no attribute 'missing'\n")
+    assert unknown.output.endswith("NameError: name 'qqqq' is not defined\n")
+
+
 def test_the_deadline_kills_the_whole_tree_and_resets_the_session(loop_thread, sandbox) -> None:
     code = (
         "import os, subprocess\n"
