@@ -357,8 +357,8 @@ def _suggest(exc: BaseException) -> str | None:
             return f"Did you forget to import '{name}'?"
     import difflib
 
-    folded = [c for c in candidates if c.lower() == name.lower() and c != name]
-    close = folded or difflib.get_close_matches(name, [c for c in candidates if isinstance(c, str)], 1, 0.75)
+    names = [c for c in candidates if isinstance(c, str) and c != name]
+    close = [c for c in names if c.lower() == name.lower()] or difflib.get_close_matches(name, names, 1, 0.75)
     return f"Did you mean: '{close[0]}'?" if close else None
 
 
