@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import hashlib
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -13,7 +15,7 @@ from clock import Clock
 from codeloop.errors import AlreadyExists, InvalidRequest, NotFound, PayloadTooLarge, QuotaExceeded
 from codeloop.files.store import FileStore, file_id_of
 from codeloop.files.sweep import sweep, sweep_interval
-from codeloop.owners import ANONYMOUS
+from codeloop.owners import ANONYMOUS, key_owner
 
 
 @pytest.fixture
@@ -175,3 +177,56 @@ def test_the_sweep_purges_periodically_until_cancelled(store: FileStore, clock: 
     asyncio.run(run())
     assert list(store.root.glob("*.json")) == []
     assert sweep_interval(48 * 3600) == 600 and sweep_interval(60) == 6 and sweep_interval(1) == 1
+
+
+def test_files_are_their_owners_and_ids_are_each_owners_own(store: FileStore, clock: Clock) -> None:
+    a, b = key_owner("a"), key_owner("b")
+    mine = store.put(a, b"a's", "text/plain")
+    for call in (store.get, store.read, store.delete):
+        with pytest.raises(NotFound):
+            call(b, mine.name)
+        with pytest.raises(NotFound):
+            call(ANONYMOUS, mine.name)
+    assert store.list(b) == ([], None) and store.list(a)[0] == [mine]
+    staged = store.staging_path()
+    staged.write_bytes(b"b's")
+    theirs = store.adopt(b, staged, "text/plain", file_id=mine.id)
+    assert (store.read(a, mine.id), store.read(b, theirs.id)) == (b"a's", b"b's")
+    assert store.counts_by_owner() == {a: 1, b: 1}
+    reopened = FileStore(store.root, 100, 250, 60, clock=clock)
+    assert reopened.get(a, mine.id) == mine and reopened.get(b, mine.id) == theirs
+    assert reopened.ledger.by_owner() == {a: 3, b: 3}
+
+
+def test_records_without_an_owner_are_the_anonymous_owners(store: FileStore, clock: Clock) -> None:
+    stored = store.put(ANONYMOUS, b"old", "text/plain")
+    record_path = store.root / f"{stored.id}.json"
+    record = json.loads(record_path.read_text())
+    del record["owner"]  # as versions that kept no owner wrote it
+    record_path.write_text(json.dumps(record))
+    forged = store.put(ANONYMOUS, b"forged", "text/plain")
+    forged_path = store.root / f"{forged.id}.json"
+    forged_path.write_text(json.dumps({**json.loads(forged_path.read_text()), "owner": "../../x"}))
+    reopened = FileStore(store.root, 100, 250, 60, clock=clock)
+    assert reopened.get(ANONYMOUS, stored.id) == stored
+    with pytest.raises(NotFound):
+        reopened.get(key_owner("a"), stored.id)
+    with pytest.raises(NotFound):  # an owner this server could not have written: the record is dropped
+        reopened.get(ANONYMOUS, forged.id)
+
+
+def test_per_key_quotas_and_a_full_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = FileStore(tmp_path, max_file_bytes=100, max_total_bytes=250, ttl_s=60, max_key_bytes=100)
+    a = key_owner("a")
+    store.put(a, b"x" * 100, "text/plain")
+    with pytest.raises(QuotaExceeded, match="This API key's"):
+        store.put(a, b"x", "text/plain")
+    store.put(key_owner("b"), b"x" * 100, "text/plain")
+
+    def full(*args: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", full)
+    with pytest.raises(QuotaExceeded, match="disk is full"):
+        store.put(ANONYMOUS, b"x", "text/plain")
+    assert store.used_bytes == 200  # the refused file holds nothing
