@@ -6,10 +6,12 @@ what one test stores never counts against another's quota.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -27,34 +29,27 @@ CODE_TOOL = types.GenerateContentConfig(tools=[types.Tool(code_execution=types.T
 GENERATE = "/v1beta/models/scripted:generateContent"
 
 
+def keyed_server(data_dir: Path, **caps: float) -> contextlib.AbstractContextManager[LiveServer]:
+    settings = Settings(model="scripted", exec_timeout=20, api_keys=",".join(KEYS), data_dir=data_dir, **caps)
+    return serving(settings)
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    settings = Settings(
-        model="scripted",
-        exec_timeout=20,
-        api_keys=",".join(KEYS),
-        data_dir=tmp_path_factory.mktemp("quotas"),
+    with keyed_server(
+        tmp_path_factory.mktemp("quotas"),
         max_files_bytes=64 * MIB,
         max_files_bytes_per_key=KEY_QUOTA,
         max_uploads_per_key=3,
         max_kept_sessions_per_key=1,
-    )
-    with serving(settings) as server:
+    ) as server:
         yield server
 
 
 @pytest.fixture(scope="module")
 def tiny_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """Room for 1 MiB in all, and uploads abandoned after a second."""
-    settings = Settings(
-        model="scripted",
-        exec_timeout=20,
-        api_keys=",".join(KEYS),
-        data_dir=tmp_path_factory.mktemp("tiny"),
-        max_files_bytes=MIB,
-        upload_idle_timeout=1,
-    )
-    with serving(settings) as server:
+    with keyed_server(tmp_path_factory.mktemp("tiny"), max_files_bytes=MIB, upload_idle_timeout=1) as server:
         yield server
 
 
