@@ -14,15 +14,16 @@ from starlette.datastructures import Headers, QueryParams
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from codeloop.errors import CodeloopError, Unauthenticated
-from codeloop.owners import ANONYMOUS, key_owner
+from codeloop.owners import ANONYMOUS, is_key, key_owner
 from codeloop.server.auth import MISSING_KEY, check_key, key_of
 from codeloop.server.limits import ConcurrencyLimiter
 from codeloop.wire.errors import error_body_for
 
 OPEN_PATHS = frozenset({"/healthz"})  # liveness probes carry no key
 UNLIMITED_PATHS = frozenset({"/healthz", "/metrics"})  # a scrape must not be refused for busy streams
-# A resumable upload's later requests: their random upload id is their credential, as at Google
-# (google-genai sends no key with them); the route answers only for an upload that exists.
+# A resumable upload's later requests: their random upload id is their credential, as at Google, so
+# they need no key; one they carry (google-genai sends its own) must be valid, and the upload's owner's.
+# The route answers only for an upload that exists.
 UPLOAD_SESSION_PATH = re.compile(r"/upload/v1(?:beta|alpha)?/files")
 OWNER_SCOPE_KEY = "codeloop.owner"
 
@@ -64,7 +65,7 @@ class AccessMiddleware:
                 assert key is not None
                 owner = key_owner(key)
         scope[OWNER_SCOPE_KEY] = owner
-        if owner is not None and owner != ANONYMOUS and not _is_upload_session(scope):
+        if owner is not None and is_key(owner) and not _is_upload_session(scope):
             return owner
         client = scope.get("client")
         return f"ip:{client[0]}" if client else "ip:unknown"

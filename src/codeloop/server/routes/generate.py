@@ -122,8 +122,8 @@ async def _generate(request: Request, model: str, stream: bool) -> Response:
     runtime = runtime_of(request)
     settings = runtime.settings
     body = parse_generate_request(await read_body(request, settings.max_request_bytes))
-    # Off the event loop: fileData parts are read from disk.
     owner = owner_of(request)
+    # Off the event loop: fileData parts are read from disk.
     conversation = await asyncio.to_thread(
         conversation_for, body, _fetcher(runtime.files, owner), settings.exec_disk_mib << 20
     )
