@@ -53,9 +53,28 @@ class Settings(BaseSettings):
         description="Largest file the Files API stores, in bytes; uploads are capped by it, not by "
         "max_request_bytes.",
     )
-    max_files_bytes: int = Field(2 << 30, gt=0, description="Bytes all stored files may take together.")
+    max_files_bytes: int = Field(
+        2 << 30, gt=0, description="Bytes all stored files and unfinished uploads may take together."
+    )
+    max_files_bytes_per_key: int = Field(
+        1 << 30,
+        gt=0,
+        description="Bytes one API key's stored files and unfinished uploads may take together (without "
+        "API keys only max_files_bytes applies).",
+    )
     files_ttl_s: float = Field(
         48 * 3600.0, gt=0, description="Seconds a stored file is kept before it expires (Gemini: 48 h)."
+    )
+    upload_idle_timeout: float = Field(
+        3600.0,
+        gt=0,
+        description="Seconds an unfinished resumable upload is kept after its last request; then its bytes "
+        "are dropped.",
+    )
+    max_uploads_per_key: int = Field(
+        8,
+        ge=0,
+        description="Unfinished resumable uploads one API key may have open (without API keys, no cap).",
     )
     inline_file_bytes: int = Field(
         4 << 20,
@@ -83,6 +102,11 @@ class Settings(BaseSettings):
     )
     max_kept_sessions: int = Field(
         16, ge=0, description="Sessions kept across requests (x-codeloop-session: new); idle ones expire."
+    )
+    max_kept_sessions_per_key: int = Field(
+        4,
+        ge=0,
+        description="Kept sessions one API key may hold (without API keys only max_kept_sessions applies).",
     )
     preload: str = Field(
         ",".join(DEFAULT_PRELOAD), description="Comma-separated modules every session starts with imported."

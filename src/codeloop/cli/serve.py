@@ -27,6 +27,12 @@ def register(commands: Any) -> None:
             "spare_sessions",
         ),
         *("api_keys_file", "allow_unauthenticated", "max_concurrent_per_key"),
+        *(
+            "max_files_bytes_per_key",
+            "max_uploads_per_key",
+            "upload_idle_timeout",
+            "max_kept_sessions_per_key",
+        ),
     )
     parser.set_defaults(run=run)
 

@@ -4,12 +4,19 @@ A file exists once its record does: the blob is renamed into place first and the
 delete removes the record first, so a crash leaves at worst an orphan blob, removed on the next start.
 Files expire ttl_s after they are created, as Gemini's do after 48 hours; expired ones are purged
 when touched and by purge_expired().
+
+Each file belongs to its owner (owners.py), as Gemini's belong to a project: ids are the owner's own,
+and every lookup takes the owner, so another owner's file is NotFound as if it did not exist. On disk
+an API key's files are named after the key's hash and a dot, the anonymous owner's by their id alone
+(the layout of versions that kept no owner, whose records therefore stay the anonymous owner's).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -18,13 +25,15 @@ import secrets
 import shutil
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from codeloop.errors import AlreadyExists, InvalidRequest, NotFound, PayloadTooLarge, QuotaExceeded
+from codeloop.files.quota import Ledger
+from codeloop.owners import ANONYMOUS, KEY_PREFIX, is_key, is_owner
 
 ID_ALPHABET = "abcdefghijklmnopqrstuvwxyz0123456789"
 ID_LENGTH = 12
@@ -49,6 +58,7 @@ class StoredFile:
     create_time: datetime
     expiration_time: datetime
     source: str
+    owner: str = ANONYMOUS
 
     @property
     def name(self) -> str:
@@ -64,10 +74,14 @@ class StoredFile:
             "create_time": self.create_time.isoformat(),
             "expiration_time": self.expiration_time.isoformat(),
             "source": self.source,
+            "owner": self.owner,
         }
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> StoredFile:
+        owner = record.get("owner", ANONYMOUS)
+        if not is_owner(owner):
+            raise ValueError(f"not an owner: {owner!r}")
         return cls(
             id=str(record["id"]),
             display_name=record["display_name"],
@@ -77,11 +91,13 @@ class StoredFile:
             create_time=datetime.fromisoformat(record["create_time"]),
             expiration_time=datetime.fromisoformat(record["expiration_time"]),
             source=str(record["source"]),
+            owner=owner,
         )
 
 
 class FileStore:
-    """Files under root, at most max_file_bytes each and max_total_bytes together, kept for ttl_s.
+    """Files under root, at most max_file_bytes each and max_total_bytes together (max_key_bytes per
+    API key), kept for ttl_s; the ledger also holds what unfinished uploads take.
 
     Safe to call from several threads; the index of records is held in memory."""
 
@@ -92,43 +108,64 @@ class FileStore:
         max_total_bytes: int,
         ttl_s: float,
         clock: Callable[[], float] = time.time,
+        max_key_bytes: int | None = None,
     ) -> None:
         self.root = root
         self.max_file_bytes = max_file_bytes
-        self.max_total_bytes = max_total_bytes
         self.ttl_s = ttl_s
+        self.ledger = Ledger(max_total_bytes, max_key_bytes)
         self._clock = clock
         self._lock = threading.Lock()
-        self._index: dict[str, StoredFile] = self._load()
+        self._index: dict[tuple[str, str], StoredFile] = self._load()
 
     @property
     def used_bytes(self) -> int:
+        """Bytes held against the cap: stored files and unfinished uploads."""
+        return self.ledger.used()
+
+    def counts_by_owner(self) -> dict[str, int]:
+        """How many files each owner has."""
         with self._lock:
-            return sum(file.size_bytes for file in self._index.values())
+            counts: dict[str, int] = {}
+            for (owner, _), stored in self._index.items():
+                if not self._expired(stored):
+                    counts[owner] = counts.get(owner, 0) + 1
+            return counts
 
     def put(
         self,
+        owner: str,
         data: bytes,
         mime_type: str,
         display_name: str | None = None,
         source: str = "UPLOADED",
     ) -> StoredFile:
         staged = self.staging_path()
-        staged.write_bytes(data)
-        return self.adopt(staged, mime_type, display_name, source)
+        try:
+            if len(data) > self.max_file_bytes:
+                raise file_too_large(self.max_file_bytes)
+            with disk_errors():
+                staged.write_bytes(data)
+        except BaseException:
+            staged.unlink(missing_ok=True)
+            raise
+        return self.adopt(owner, staged, mime_type, display_name, source)
 
     def adopt(
         self,
+        owner: str,
         blob: Path,
         mime_type: str,
         display_name: str | None = None,
         source: str = "UPLOADED",
         file_id: str | None = None,
+        claim: str | None = None,
     ) -> StoredFile:
-        """Store the file at blob (on root's filesystem, as staging_path() gives) under a new id.
+        """Store the file at blob (on root's filesystem, as staging_path() gives) as owner's, under a new id.
 
         The blob is moved into the store, or removed if it is refused: too large (PayloadTooLarge), no
-        room left (QuotaExceeded), or file_id invalid (InvalidRequest) or taken (AlreadyExists)."""
+        room left (QuotaExceeded), or file_id invalid (InvalidRequest) or taken (AlreadyExists). What
+        the ledger held under claim (the bytes of an upload) becomes the file's, or is released."""
         if source not in SOURCES:
             raise ValueError(f"unknown file source {source!r}")
         try:
@@ -137,19 +174,15 @@ class FileStore:
             size = blob.stat().st_size
             if size > self.max_file_bytes:
                 raise file_too_large(self.max_file_bytes)
-            sha256 = _digest_and_sync(blob)
+            with disk_errors():
+                sha256 = _digest_and_sync(blob)
             with self._lock:
                 self._purge_locked()
-                used = sum(file.size_bytes for file in self._index.values())
-                if used + size > self.max_total_bytes:
-                    raise QuotaExceeded(
-                        f"File storage is full: {used} of {self.max_total_bytes} bytes are in use and "
-                        f"this file has {size}. Delete files or wait for them to expire."
-                    )
                 if file_id is None:
-                    file_id = self._new_id()
-                elif file_id in self._index:
+                    file_id = self._new_id(owner)
+                elif (owner, file_id) in self._index:
                     raise AlreadyExists(f"File files/{file_id} already exists.")
+                self.ledger.charge(_stem(owner, file_id), owner, size, instead_of=claim)
                 now = self._clock()
                 stored = StoredFile(
                     id=file_id,
@@ -160,54 +193,67 @@ class FileStore:
                     create_time=_utc(now),
                     expiration_time=_utc(now + self.ttl_s),
                     source=source,
+                    owner=owner,
                 )
-                os.replace(blob, self._blob(file_id))
-                self._write_record(stored)
-                self._index[file_id] = stored
+                try:
+                    with disk_errors():
+                        os.replace(blob, self._blob(owner, file_id))
+                        self._write_record(stored)
+                except BaseException:
+                    self._blob(owner, file_id).unlink(missing_ok=True)
+                    self.ledger.release(_stem(owner, file_id))
+                    raise
+                self._index[owner, file_id] = stored
                 return stored
         finally:
             blob.unlink(missing_ok=True)
+            if claim is not None:
+                self.ledger.release(claim)
 
-    def get(self, name: str) -> StoredFile:
+    def get(self, owner: str, name: str) -> StoredFile:
         file_id = file_id_of(name)
         with self._lock:
-            stored = self._index.get(file_id)
+            stored = self._index.get((owner, file_id))
             if stored is not None and self._expired(stored):
-                self._remove_locked(file_id)
+                self._remove_locked(owner, file_id)
                 stored = None
         if stored is None:
             raise NotFound(f"File files/{file_id} is not found; it may have expired or been deleted.")
         return stored
 
-    def read(self, name: str) -> bytes:
-        return self.path(name).read_bytes()
+    def read(self, owner: str, name: str) -> bytes:
+        return self.path(owner, name).read_bytes()
 
-    def path(self, name: str) -> Path:
+    def path(self, owner: str, name: str) -> Path:
         """The blob on disk; open it before a concurrent delete may remove it."""
-        return self._blob(self.get(name).id)
+        return self._blob(owner, self.get(owner, name).id)
 
     def list(
-        self, page_size: int = DEFAULT_PAGE_SIZE, page_token: str | None = None
+        self, owner: str, page_size: int = DEFAULT_PAGE_SIZE, page_token: str | None = None
     ) -> tuple[list[StoredFile], str | None]:
-        """A page of files, newest first, and the token of the next page (None on the last)."""
+        """A page of owner's files, newest first, and the token of the next page (None on the last)."""
         if page_size <= 0:
             page_size = DEFAULT_PAGE_SIZE
         page_size = min(page_size, MAX_PAGE_SIZE)
         after = _token_key(page_token) if page_token else None
         with self._lock:
             self._purge_locked()
-            files = sorted(self._index.values(), key=_order_key, reverse=True)
+            files = sorted(
+                (file for (holder, _), file in self._index.items() if holder == owner),
+                key=_order_key,
+                reverse=True,
+            )
         if after is not None:
             files = [file for file in files if _order_key(file) < after]
         page = files[:page_size]
         next_token = _token_of(page[-1]) if len(files) > page_size else None
         return page, next_token
 
-    def delete(self, name: str) -> None:
-        stored = self.get(name)
+    def delete(self, owner: str, name: str) -> None:
+        stored = self.get(owner, name)
         with self._lock:
-            if stored.id in self._index:
-                self._remove_locked(stored.id)
+            if (owner, stored.id) in self._index:
+                self._remove_locked(owner, stored.id)
 
     def purge_expired(self) -> int:
         with self._lock:
@@ -219,35 +265,38 @@ class FileStore:
         staging.mkdir(parents=True, exist_ok=True, mode=0o700)
         return staging / secrets.token_hex(16)
 
-    def _load(self) -> dict[str, StoredFile]:
-        """The records on disk; leftovers of interrupted writes are removed."""
+    def _load(self) -> dict[tuple[str, str], StoredFile]:
+        """The records on disk, charged to their owners; leftovers of interrupted writes are removed."""
         if not self.root.is_dir():
             return {}
         shutil.rmtree(self.root / STAGING, ignore_errors=True)
-        index: dict[str, StoredFile] = {}
+        index: dict[tuple[str, str], StoredFile] = {}
         for record in self.root.glob("*.json"):
             try:
                 stored = StoredFile.from_record(json.loads(record.read_bytes()))
             except (OSError, ValueError, KeyError, TypeError):
                 record.unlink(missing_ok=True)
                 continue
-            if stored.id == record.stem and self._blob(stored.id).is_file():
-                index[stored.id] = stored
+            stem = _stem(stored.owner, stored.id)
+            if stem == record.stem and self._blob(stored.owner, stored.id).is_file():
+                index[stored.owner, stored.id] = stored
+                self.ledger.charge(stem, stored.owner, stored.size_bytes, force=True)
             else:
                 record.unlink(missing_ok=True)
+        kept = {_stem(owner, file_id) for owner, file_id in index}
         for blob in self.root.iterdir():
-            if blob.is_file() and blob.suffix != ".json" and blob.name not in index:
+            if blob.is_file() and blob.suffix != ".json" and blob.name not in kept:
                 blob.unlink(missing_ok=True)
         return index
 
-    def _new_id(self) -> str:
+    def _new_id(self, owner: str) -> str:
         while True:
             file_id = "".join(secrets.choice(ID_ALPHABET) for _ in range(ID_LENGTH))
-            if file_id not in self._index:
+            if (owner, file_id) not in self._index:
                 return file_id
 
-    def _blob(self, file_id: str) -> Path:
-        return self.root / file_id
+    def _blob(self, owner: str, file_id: str) -> Path:
+        return self.root / _stem(owner, file_id)
 
     def _write_record(self, stored: StoredFile) -> None:
         staged = self.staging_path()
@@ -255,21 +304,39 @@ class FileStore:
             out.write(json.dumps(stored.to_record()).encode())
             out.flush()
             os.fsync(out.fileno())
-        os.replace(staged, self.root / f"{stored.id}.json")
+        os.replace(staged, self.root / f"{_stem(stored.owner, stored.id)}.json")
 
     def _expired(self, stored: StoredFile) -> bool:
         return stored.expiration_time.timestamp() <= self._clock()
 
     def _purge_locked(self) -> int:
-        expired = [file_id for file_id, stored in self._index.items() if self._expired(stored)]
-        for file_id in expired:
-            self._remove_locked(file_id)
+        expired = [key for key, stored in self._index.items() if self._expired(stored)]
+        for owner, file_id in expired:
+            self._remove_locked(owner, file_id)
         return len(expired)
 
-    def _remove_locked(self, file_id: str) -> None:
-        del self._index[file_id]
-        (self.root / f"{file_id}.json").unlink(missing_ok=True)
-        self._blob(file_id).unlink(missing_ok=True)
+    def _remove_locked(self, owner: str, file_id: str) -> None:
+        del self._index[owner, file_id]
+        (self.root / f"{_stem(owner, file_id)}.json").unlink(missing_ok=True)
+        self._blob(owner, file_id).unlink(missing_ok=True)
+        self.ledger.release(_stem(owner, file_id))
+
+
+@contextlib.contextmanager
+def disk_errors() -> Iterator[None]:
+    """A full disk refuses the file as a full store does (QuotaExceeded); other OS errors pass."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise QuotaExceeded("The server's disk is full; the file cannot be stored.") from exc
+        raise
+
+
+def _stem(owner: str, file_id: str) -> str:
+    """The file's name on disk, and what the ledger holds its bytes under: its id, after its API key's
+    hash and a dot (ids have no dots, and the tokens of uploads have a colon)."""
+    return f"{owner.removeprefix(KEY_PREFIX)}.{file_id}" if is_key(owner) else file_id
 
 
 def file_id_of(name: str) -> str:

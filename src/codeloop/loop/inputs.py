@@ -58,6 +58,9 @@ _EXTENSIONS = {
 }
 _TEXT_TYPES = {"application/json", "application/xml", "application/javascript", "application/typescript"}
 _UNSAFE = re.compile(r"[^A-Za-z0-9._ -]")
+# A display name becomes a file name, which Linux caps at 255 bytes (NAME_MAX); the unsafe characters
+# a name loses are one byte each after, so characters count.
+MAX_FILE_NAME = 255
 
 
 class InputFiles:
@@ -104,11 +107,13 @@ class InputFiles:
             blob = part.inline_data
             if not blob.mime_type:
                 raise InvalidRequest("* inlineData.mimeType: a file needs its mime type.")
+            _check_display_name(blob.display_name, "inlineData")
             return blob.data or b"", blob.mime_type, blob.display_name
         assert part.file_data is not None
         ref = part.file_data
         if not ref.file_uri:
             raise InvalidRequest("* fileData.fileUri: required.")
+        _check_display_name(ref.display_name, "fileData")
         if self._fetch is None:
             raise InvalidRequest("fileData parts need the Files API, which this server does not offer here.")
         fetched = self._fetch(ref.file_uri)
@@ -123,10 +128,26 @@ class InputFiles:
             base = f"input_file_{len(self.files)}{ext}"
         taken = {f.name for f in self.files}
         stem, ext = os.path.splitext(base)
-        name, n = base, 1
+        if len(ext) > MAX_FILE_NAME // 2:
+            stem, ext = base, ""
+        name, n = _fit(stem, "", ext), 1
         while name in taken:
-            name, n = f"{stem}_{n}{ext}", n + 1
+            name, n = _fit(stem, f"_{n}", ext), n + 1
         return name
+
+
+def _check_display_name(display_name: str | None, part: str) -> None:
+    if display_name is not None and len(display_name) > MAX_FILE_NAME:
+        raise InvalidRequest(
+            f"* {part}.displayName: at most {MAX_FILE_NAME} characters, as it names a file in the "
+            f"working directory; this one has {len(display_name)}."
+        )
+
+
+def _fit(stem: str, suffix: str, ext: str) -> str:
+    """stem + suffix + ext, the stem shortened to keep the whole within a file name's length: a stored
+    file's display name (the Files API allows 512 characters) may be longer."""
+    return stem[: MAX_FILE_NAME - len(suffix) - len(ext)] + suffix + ext
 
 
 def is_text(mime_type: str) -> bool:

@@ -24,6 +24,7 @@ from codeloop.server.runtime import Runtime
 from codeloop.server.sessions import SessionStore
 from codeloop.server.telemetry import Telemetry, TelemetryMiddleware
 from codeloop.server.tracing import tracer_from_environment
+from codeloop.server.usage import KeyUsage, usage_by_key
 from codeloop.settings import Settings
 
 
@@ -38,9 +39,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # answer should wait for neither.
         loading = asyncio.ensure_future(asyncio.to_thread(registry.resolve, settings.model))
         sandbox = await start_sandbox(settings.sandbox_limits, settings.sandbox_config)
-        sessions = SessionStore(sandbox, settings.session_idle_timeout, settings.max_kept_sessions)
+        sessions = SessionStore(
+            sandbox,
+            settings.session_idle_timeout,
+            settings.max_kept_sessions,
+            settings.max_kept_sessions_per_key,
+        )
         sweeping = asyncio.create_task(
-            sweep([stored_files.purge_expired, uploads.purge_expired], sweep_interval(settings.files_ttl_s))
+            sweep(
+                [stored_files.purge_expired, uploads.purge_expired],
+                sweep_interval(min(settings.files_ttl_s, settings.upload_idle_timeout)),
+            )
         )
         try:
             await loading
@@ -71,7 +80,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         runtime: Runtime | None = getattr(app.state, "runtime", None)  # None until the lifespan starts
         return runtime.sandbox if runtime is not None else None
 
-    telemetry = Telemetry(Metrics(sandbox), tracer_from_environment())
+    def usage() -> dict[str, KeyUsage] | None:
+        runtime: Runtime | None = getattr(app.state, "runtime", None)
+        return usage_by_key(runtime) if runtime is not None else None
+
+    telemetry = Telemetry(Metrics(sandbox, usage), tracer_from_environment())
     app.state.telemetry = telemetry
     # The last added runs first: every request gets its id and is counted, refused ones included.
     limiter = ConcurrencyLimiter(settings.max_concurrent_per_key)
@@ -82,8 +95,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def open_file_stores(settings: Settings) -> tuple[FileStore, UploadStore]:
-    """The Files API's stores under --data-dir: uploads share the files' limits and lifetime."""
+    """The Files API's stores under --data-dir: unfinished uploads count against the files' quotas."""
     store = FileStore(
-        settings.data_dir / "files", settings.max_file_bytes, settings.max_files_bytes, settings.files_ttl_s
+        settings.data_dir / "files",
+        settings.max_file_bytes,
+        settings.max_files_bytes,
+        settings.files_ttl_s,
+        max_key_bytes=settings.max_files_bytes_per_key,
     )
-    return store, UploadStore(settings.data_dir / "uploads", store, settings.files_ttl_s)
+    uploads = UploadStore(
+        settings.data_dir / "uploads",
+        store,
+        settings.upload_idle_timeout,
+        max_per_key=settings.max_uploads_per_key,
+    )
+    return store, uploads

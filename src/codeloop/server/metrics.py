@@ -1,4 +1,5 @@
-"""Prometheus metrics of one app: HTTP requests, code executions, tokens and the sandbox's sessions."""
+"""Prometheus metrics of one app: HTTP requests, code executions, tokens, the sandbox's sessions, and
+what each API key holds."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from prometheus_client.registry import Collector
 
 from codeloop.loop.events import Usage
 from codeloop.sandbox.base import Sandbox
+from codeloop.server.usage import KeyUsage, UsageCollector
 
 # Generation takes seconds to minutes; the default buckets stop at 10 s.
 _SLOW_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, float("inf"))
@@ -18,7 +20,11 @@ _SLOW_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60
 class Metrics:
     """Each app has its own registry, so that several apps in one process (the tests) never collide."""
 
-    def __init__(self, sandbox_of: Callable[[], Sandbox | None] = lambda: None) -> None:
+    def __init__(
+        self,
+        sandbox_of: Callable[[], Sandbox | None] = lambda: None,
+        usage_of: Callable[[], dict[str, KeyUsage] | None] = lambda: None,
+    ) -> None:
         self.registry = CollectorRegistry()
         self.http_requests = Counter(
             "codeloop_http_requests",
@@ -56,6 +62,7 @@ class Metrics:
             registry=self.registry,
         )
         self.registry.register(SandboxCollector(sandbox_of))
+        self.registry.register(UsageCollector(usage_of))
 
     def count_usage(self, model: str, usage: Usage) -> None:
         self.tokens.labels(model, "prompt").inc(usage.prompt_tokens)

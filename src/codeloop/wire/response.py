@@ -11,10 +11,12 @@ from typing import Any
 
 from google.genai import types
 
+from codeloop.errors import CodeloopError
 from codeloop.loop.events import CodeBlock, CodeResult, Event, Finished, FunctionCall, TextDelta, Usage
 from codeloop.sandbox.execution import BlockStats, OutputFile
 
-# Publishes a file too big to inline (stores it, returns the URI clients download it from).
+# Publishes a file too big to inline (stores it, returns the URI clients download it from); a
+# CodeloopError (no room, too big, disk full) leaves that file out, with a note, and nothing else.
 Publish = Callable[[OutputFile], str]
 
 
@@ -36,6 +38,17 @@ class FileParts:
             file_data=types.FileData(mime_type=file.mime_type, file_uri=uri, display_name=file.name)
         )
 
+    def parts(self, files: Iterable[OutputFile]) -> tuple[list[types.Part], list[str]]:
+        """The files' parts, and a note for each file that could not be published and is left out."""
+        parts: list[types.Part] = []
+        notes: list[str] = []
+        for file in files:
+            try:
+                parts.append(self.part(file))
+            except CodeloopError as exc:
+                notes.append(f"[{file.name} ({len(file.data)} bytes) is not returned: {exc.message}]")
+        return parts, notes
+
 
 def parts_for(event: Event, files: FileParts | None = None, stats: bool = False) -> list[types.Part]:
     """The parts one event contributes: a result is followed by the files its code wrote.
@@ -52,15 +65,24 @@ def parts_for(event: Event, files: FileParts | None = None, stats: bool = False)
         ]
     if isinstance(event, CodeResult):
         execution = event.execution
+        file_parts, notes = (files or FileParts()).parts(execution.files)
         result = types.Part(
             code_execution_result=types.CodeExecutionResult(
-                outcome=execution.outcome, output=execution.output
+                outcome=execution.outcome, output=_with_notes(execution.output, notes)
             ),
             part_metadata=_stats(execution.stats) if stats and execution.stats else None,
         )
-        files = files or FileParts()
-        return [result, *(files.part(f) for f in execution.files)]
+        return [result, *file_parts]
     return []
+
+
+def _with_notes(output: str, notes: list[str]) -> str:
+    """The block's output, then a line per note, so that the client learns what is missing and why."""
+    if not notes:
+        return output
+    if output and not output.endswith("\n"):
+        output += "\n"
+    return output + "".join(note + "\n" for note in notes)
 
 
 def _stats(stats: BlockStats) -> dict[str, Any]:

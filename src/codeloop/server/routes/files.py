@@ -1,11 +1,14 @@
 """The Files API: uploads (resumable, multipart, media), list, get, delete and download.
 
 Uploads are capped by --max-file-bytes, not by the request size limit of the other routes. A resumable
-upload's later requests carry its upload id instead of an API key (server/access.py lets them in)."""
+upload's later requests carry its upload id instead of an API key (server/access.py lets them in).
+Every file and upload is its owner's (the request's API key): other keys find none of them."""
 
 from __future__ import annotations
 
 import asyncio
+import secrets
+from collections.abc import Callable
 from typing import BinaryIO
 
 from fastapi import APIRouter, Request
@@ -14,9 +17,10 @@ from starlette.types import Receive, Scope, Send
 
 from codeloop.errors import CodeloopError, InvalidRequest, NotFound
 from codeloop.files.multipart import METADATA_LIMIT, boundary_of, read_multipart
-from codeloop.files.store import StoredFile, file_too_large
-from codeloop.files.uploads import UploadStore, write_chunk, write_stream
+from codeloop.files.store import FileStore, StoredFile, file_too_large
+from codeloop.files.uploads import UploadStore, finish_in_thread, write_chunk, write_stream
 from codeloop.server import openapi
+from codeloop.server.access import owner_of, upload_owner_of
 from codeloop.server.body import read_body
 from codeloop.server.routes import files_openapi as doc
 from codeloop.server.runtime import runtime_of
@@ -74,7 +78,7 @@ async def list_files(request: Request, version: openapi.FileVersion) -> JSONResp
     query = request.query_params
     page_size = whole_number(query.get("pageSize", query.get("page_size")), "pageSize")
     page_token = query.get("pageToken", query.get("page_token")) or None
-    files, next_token = runtime_of(request).files.list(page_size or 0, page_token)
+    files, next_token = runtime_of(request).files.list(owner_of(request), page_size or 0, page_token)
     body: dict[str, object] = {}
     if files:
         body["files"] = [file_resource(file, str(request.base_url)) for file in files]
@@ -100,11 +104,11 @@ async def download_file(request: Request, version: openapi.FileVersion, file_id:
     alt = request.query_params.get("alt", "media")
     if alt != "media":
         raise InvalidRequest(f"Invalid alt {alt!r}: a download is alt=media.")
-    files = runtime_of(request).files
-    stored = files.get(file_id)
+    files, owner = runtime_of(request).files, owner_of(request)
+    stored = files.get(owner, file_id)
     try:
         # Opened here, so that a delete from now on cannot cut the download short.
-        blob = open(files.path(stored.id), "rb")  # noqa: SIM115 (closed by the response)
+        blob = open(files.path(owner, stored.id), "rb")  # noqa: SIM115 (closed by the response)
     except FileNotFoundError:
         raise NotFound(f"File {stored.name} is not found; it may have expired or been deleted.") from None
     return BlobResponse(blob, stored)
@@ -118,7 +122,7 @@ async def download_file(request: Request, version: openapi.FileVersion, file_id:
 )
 async def get_file(request: Request, version: openapi.FileVersion, file_id: doc.FileId) -> JSONResponse:
     _check_version(request, version)
-    stored = runtime_of(request).files.get(file_id)
+    stored = runtime_of(request).files.get(owner_of(request), file_id)
     return JSONResponse(file_resource(stored, str(request.base_url)))
 
 
@@ -130,7 +134,7 @@ async def get_file(request: Request, version: openapi.FileVersion, file_id: doc.
 )
 async def delete_file(request: Request, version: openapi.FileVersion, file_id: doc.FileId) -> JSONResponse:
     _check_version(request, version)
-    runtime_of(request).files.delete(file_id)
+    runtime_of(request).files.delete(owner_of(request), file_id)
     return JSONResponse({})
 
 
@@ -170,7 +174,11 @@ async def _start_upload(request: Request, version: str) -> Response:
     if declared_type:
         mime = mime_type(declared_type, "X-Goog-Upload-Header-Content-Type")
     upload = runtime.uploads.start(
-        mime, metadata.display_name, size if size is not None else metadata.size_bytes, metadata.file_id
+        owner_of(request),
+        mime,
+        metadata.display_name,
+        size if size is not None else metadata.size_bytes,
+        metadata.file_id,
     )
     url = f"{request.base_url}upload/{version}/files?upload_id={upload.id}&upload_protocol=resumable"
     headers = {
@@ -189,7 +197,7 @@ async def _continue_upload(request: Request, upload_id: str) -> Response:
         return await _upload_command(request, uploads, upload_id)
     except CodeloopError as exc:
         try:
-            uploads.get(upload_id)
+            uploads.get(upload_id, upload_owner_of(request))
             status = "active"
         except NotFound:
             status = "final"
@@ -197,13 +205,14 @@ async def _continue_upload(request: Request, upload_id: str) -> Response:
 
 
 async def _upload_command(request: Request, uploads: UploadStore, upload_id: str) -> Response:
-    upload = uploads.get(upload_id)  # an unknown upload is a 404, whatever else the request says
+    owner = upload_owner_of(request)
+    upload = uploads.get(upload_id, owner)  # an unknown upload is a 404, whatever else the request says
     header = request.headers.get("x-goog-upload-command", "")
     commands = {command.strip().lower() for command in header.split(",") if command.strip()}
     if commands == {"query"}:
         return _empty({STATUS: "active", RECEIVED: str(upload.received)})
     if commands == {"cancel"}:
-        uploads.cancel(upload_id)
+        uploads.cancel(upload_id, owner)
         return _empty({STATUS: "cancelled"})
     if not commands or not commands <= {"upload", "finalize"}:
         raise InvalidRequest(
@@ -215,36 +224,39 @@ async def _upload_command(request: Request, uploads: UploadStore, upload_id: str
         raise InvalidRequest("An upload command needs X-Goog-Upload-Offset: the bytes sent before this one.")
     if offset is not None:
         length = whole_number(request.headers.get("content-length"), "Content-Length")
-        upload = await uploads.append(upload_id, offset, request.stream(), length)
+        upload = await uploads.append(upload_id, owner, offset, request.stream(), length)
     if "finalize" not in commands:
         return _empty({STATUS: "active", RECEIVED: str(upload.received)})
-    stored = await uploads.finalize(upload_id)
+    stored = await uploads.finalize(upload_id, owner)
     return JSONResponse({"file": file_resource(stored, str(request.base_url))}, headers={STATUS: "final"})
 
 
 async def _media_upload(request: Request) -> JSONResponse:
     """The body is the file, its Content-Type the file's."""
-    files = runtime_of(request).files
+    files, owner = runtime_of(request).files, owner_of(request)
     _check_length(request, files.max_file_bytes)
     content_type = request.headers.get("content-type")
     mime = mime_type(content_type, "Content-Type") if content_type else DEFAULT_MIME_TYPE
-    staged = files.staging_path()
+    staged, claim = files.staging_path(), _claim_token()
     try:
         with open(staged, "wb") as out:
             limit = files.max_file_bytes
-            await write_stream(out, request.stream(), limit, file_too_large(limit))
-        stored = await asyncio.to_thread(files.adopt, staged, mime)
+            claimer = _claimer(files, owner, claim)
+            await write_stream(out, request.stream(), limit, file_too_large(limit), claimer)
+        stored = await finish_in_thread(files.adopt, owner, staged, mime, None, "UPLOADED", None, claim)
     finally:
         staged.unlink(missing_ok=True)
+        files.ledger.release(claim)
     return JSONResponse({"file": file_resource(stored, str(request.base_url))})
 
 
 async def _multipart_upload(request: Request) -> JSONResponse:
     """Two parts, the File as JSON and the bytes (multipart/related or form-data), or the bytes alone."""
-    files = runtime_of(request).files
+    files, owner = runtime_of(request).files, owner_of(request)
     _check_length(request, files.max_file_bytes + METADATA_LIMIT)
     boundary = boundary_of(request.headers.get("content-type", ""))
-    staged = files.staging_path()
+    staged, claim = files.staging_path(), _claim_token()
+    grow = _claimer(files, owner, claim)
     try:
         with open(staged, "wb") as out:
             written = 0
@@ -254,6 +266,7 @@ async def _multipart_upload(request: Request) -> JSONResponse:
                 written += len(data)
                 if written > files.max_file_bytes:
                     raise file_too_large(files.max_file_bytes)
+                grow(written)
                 await write_chunk(out, data)
 
             parts = await read_multipart(request.stream(), boundary, write)
@@ -261,12 +274,27 @@ async def _multipart_upload(request: Request) -> JSONResponse:
         mime = metadata.mime_type
         if mime is None:
             mime = mime_type(parts.media_type, "the media part") if parts.media_type else DEFAULT_MIME_TYPE
-        stored = await asyncio.to_thread(
-            files.adopt, staged, mime, metadata.display_name, "UPLOADED", metadata.file_id
+        stored = await finish_in_thread(
+            files.adopt, owner, staged, mime, metadata.display_name, "UPLOADED", metadata.file_id, claim
         )
     finally:
         staged.unlink(missing_ok=True)
+        files.ledger.release(claim)
     return JSONResponse({"file": file_resource(stored, str(request.base_url))})
+
+
+def _claim_token() -> str:
+    """What the ledger holds a body's bytes under while it arrives, before the store takes them over."""
+    return "body:" + secrets.token_hex(16)
+
+
+def _claimer(files: FileStore, owner: str, token: str) -> Callable[[int], None]:
+    """Claims a body's bytes as they arrive, so that a body over a quota is refused before it is whole."""
+
+    def claim(size: int) -> None:
+        files.ledger.grow(token, owner, size)
+
+    return claim
 
 
 def _check_length(request: Request, limit: int) -> None:

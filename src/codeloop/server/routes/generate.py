@@ -21,6 +21,7 @@ from codeloop.loop.events import Event, Finished, TextDelta
 from codeloop.loop.inputs import FetchedFile, FetchFile
 from codeloop.sandbox.execution import OutputFile
 from codeloop.server import openapi, sessions
+from codeloop.server.access import owner_of
 from codeloop.server.body import read_body
 from codeloop.server.handlers import internal_error_message
 from codeloop.server.logs import current_request_id
@@ -100,17 +101,17 @@ def conversation_for(
     )
 
 
-def _fetcher(files: FileStore) -> FetchFile:
+def _fetcher(files: FileStore, owner: str) -> FetchFile:
     def fetch(uri: str) -> FetchedFile:
-        stored = files.get(uri)
-        return FetchedFile(files.read(uri), stored.mime_type, stored.display_name)
+        stored = files.get(owner, uri)
+        return FetchedFile(files.read(owner, uri), stored.mime_type, stored.display_name)
 
     return fetch
 
 
-def _publisher(files: FileStore, request: Request) -> Publish:
+def _publisher(files: FileStore, request: Request, owner: str) -> Publish:
     def publish(file: OutputFile) -> str:
-        stored = files.put(file.data, file.mime_type, file.name, source="GENERATED")
+        stored = files.put(owner, file.data, file.mime_type, file.name, source="GENERATED")
         uri: str = file_resource(stored, str(request.base_url))["uri"]
         return uri
 
@@ -121,12 +122,13 @@ async def _generate(request: Request, model: str, stream: bool) -> Response:
     runtime = runtime_of(request)
     settings = runtime.settings
     body = parse_generate_request(await read_body(request, settings.max_request_bytes))
+    owner = owner_of(request)
     # Off the event loop: fileData parts are read from disk.
     conversation = await asyncio.to_thread(
-        conversation_for, body, _fetcher(runtime.files), settings.exec_disk_mib << 20
+        conversation_for, body, _fetcher(runtime.files, owner), settings.exec_disk_mib << 20
     )
     engine = await runtime.engine(model)
-    files = FileParts(settings.inline_file_bytes, _publisher(runtime.files, request))
+    files = FileParts(settings.inline_file_bytes, _publisher(runtime.files, request, owner))
     # Vertex AI has no partMetadata (its SDK refuses to send it back in a chat's history).
     writer = ResponseWriter(model, files, stats=not _is_vertex(request))
     telemetry: Telemetry = request.app.state.telemetry
@@ -158,7 +160,7 @@ async def _lease(request: Request) -> sessions.Lease | None:
     key = request.headers.get(sessions.HEADER)
     if key is None:
         return None
-    return await runtime_of(request).sessions.acquire(key)
+    return await runtime_of(request).sessions.acquire(key, owner_of(request))
 
 
 async def _chunks(
@@ -189,7 +191,7 @@ async def _count_tokens(request: Request, model: str) -> Response:
     runtime = runtime_of(request)
     raw = await read_body(request, runtime.settings.max_request_bytes)
     body = parse_generate_request(raw)
-    conversation = await asyncio.to_thread(conversation_for, body, _fetcher(runtime.files))
+    conversation = await asyncio.to_thread(conversation_for, body, _fetcher(runtime.files, owner_of(request)))
     backend = await runtime.backend(model)
     total = sum(backend.count_tokens(message.content) for message in conversation.messages)
     return JSONResponse({"totalTokens": total})
