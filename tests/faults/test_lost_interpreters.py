@@ -26,6 +26,14 @@ async def lost(session, within_s: float = 10.0) -> bool:
     return session.pid is None
 
 
+async def kill_between_blocks(session, victim: int) -> None:
+    """SIGKILL victim from outside, as an operator or the OOM killer would, and wait for the loss."""
+    pid = session.pid
+    os.kill(victim, signal.SIGKILL)
+    assert await asyncio.to_thread(wait_gone, pid) == []
+    assert await lost(session)
+
+
 @pytest.mark.parametrize("kind", [ForkSandbox, ProcessSandbox])
 def test_an_interpreter_killed_between_blocks_is_restarted_with_a_note(kind) -> None:
     async def scenario():
@@ -33,10 +41,7 @@ def test_an_interpreter_killed_between_blocks_is_restarted_with_a_note(kind) -> 
         try:
             session = await sandbox.open_session()
             await session.run("x = 1")
-            pid = session.pid
-            os.kill(pid, signal.SIGKILL)  # from outside, as the OOM killer or an operator would
-            assert await asyncio.to_thread(wait_gone, pid) == []
-            assert await lost(session)
+            await kill_between_blocks(session, session.pid)
             return await session.run("print('x' in globals())"), await session.run("print('again')")
         finally:
             await sandbox.close()
@@ -89,11 +94,8 @@ def test_a_kept_session_outlives_its_zygote_with_a_note() -> None:
         try:
             session = await sandbox.open_session()
             await session.run("x = 1")
-            pid = session.pid
             (zygote,) = zygotes(os.getpid())
-            os.kill(zygote, signal.SIGKILL)
-            assert await asyncio.to_thread(wait_gone, pid) == []
-            assert await lost(session)
+            await kill_between_blocks(session, zygote)
             return await session.run("print('x' in globals())")
         finally:
             await sandbox.close()

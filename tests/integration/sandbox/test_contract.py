@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sandbox_helpers import LoopThread
+from sandbox_helpers import LoopThread, run_blocks
 
 from codeloop.errors import QuotaExceeded, SandboxFailure
 from codeloop.sandbox import ForkSandbox, Limits, ProcessSandbox, SandboxConfig
@@ -42,17 +42,6 @@ def sandbox(loop_thread: LoopThread, kind: str) -> Iterator[ForkSandbox | Proces
     loop_thread.run(sandbox.start())
     yield sandbox
     loop_thread.run(sandbox.close())
-
-
-def run_blocks(loop_thread: LoopThread, sandbox, *blocks: str, timeout_s: float | None = None):
-    async def go():
-        session = await sandbox.open_session()
-        try:
-            return [await session.run(code, timeout_s) for code in blocks]
-        finally:
-            await session.close()
-
-    return loop_thread.run(go())
 
 
 def in_session(loop_thread: LoopThread, sandbox, scenario) -> Any:

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sandbox_helpers import LoopThread
+from sandbox_helpers import LoopThread, run_blocks
 
 from codeloop.errors import SandboxFailure
 from codeloop.sandbox import ForkSandbox, Limits, SandboxConfig
@@ -28,17 +28,6 @@ def sandbox(loop_thread: LoopThread) -> Iterator[ForkSandbox]:
     loop_thread.run(sandbox.start())
     yield sandbox
     loop_thread.run(sandbox.close())
-
-
-def run_blocks(loop_thread: LoopThread, sandbox: ForkSandbox, *blocks: str, timeout_s: float | None = None):
-    async def go():
-        session = await sandbox.open_session()
-        try:
-            return [await session.run(code, timeout_s) for code in blocks]
-        finally:
-            await session.close()
-
-    return loop_thread.run(go())
 
 
 def test_a_session_starts_with_the_stack_loaded(loop_thread, sandbox) -> None:
