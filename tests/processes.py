@@ -23,8 +23,7 @@ def wait_gone(*pids: int, within_s: float = 5.0) -> list[int]:
     return [pid for pid in pids if alive(pid)]
 
 
-def descendants(pid: int) -> set[int]:
-    """Every process below pid."""
+def _children_by_parent() -> dict[int, list[int]]:
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -33,6 +32,12 @@ def descendants(pid: int) -> set[int]:
             except (OSError, IndexError, ValueError):
                 continue
             children.setdefault(ppid, []).append(int(entry.name))
+    return children
+
+
+def descendants(pid: int) -> set[int]:
+    """Every process below pid."""
+    children = _children_by_parent()
     found: set[int] = set()
     pending = [pid]
     while pending:
@@ -40,4 +45,17 @@ def descendants(pid: int) -> set[int]:
             if child not in found:
                 found.add(child)
                 pending.append(child)
+    return found
+
+
+def zygotes(pid: int) -> set[int]:
+    """The sandbox zygotes that pid started and that still run."""
+    found = set()
+    for child in _children_by_parent().get(pid, []):
+        try:
+            cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"zygote" in cmdline and alive(child):
+            found.add(child)
     return found

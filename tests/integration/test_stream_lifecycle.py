@@ -26,8 +26,8 @@ def keepers_beyond_spares(live_server) -> list[str]:
     """Keepers the server's zygotes forked and that still run, beyond those of spare interpreters."""
     sandbox = live_server.app.state.runtime.sandbox
     found = []
-    for zygote in sandbox._zygotes:
-        for task in Path(f"/proc/{zygote.proc.pid}/task").iterdir():
+    for zygote in sandbox.zygote_pids:
+        for task in Path(f"/proc/{zygote}/task").iterdir():
             found += (task / "children").read_text().split()
     return found[sandbox.config.spare_sessions :]
 

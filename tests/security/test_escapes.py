@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import threading
@@ -303,3 +304,47 @@ def test_no_process_outlives_a_killed_server() -> None:
     finally:
         server.kill()
         server.wait()
+
+
+HOST_LAYOUT = (
+    "import json, os, sys\n"
+    "def read(path):\n"
+    "    try:\n"
+    "        return open(path, 'rb').read().decode(errors='replace')\n"
+    "    except OSError as exc:\n"
+    "        return str(exc)\n"
+    "places = {path: read(path) for path in\n"
+    "          ('/proc/1/cmdline', '/proc/self/cmdline', '/proc/1/environ', '/proc/self/environ')}\n"
+    "places.update(environ=repr(dict(os.environ)), cwd=os.getcwd(), home=os.path.expanduser('~'),\n"
+    "              argv=repr(sys.argv), orig_argv=repr(sys.orig_argv), path=repr(sys.path),\n"
+    "              mountinfo=read('/proc/self/mountinfo'))\n"
+    "print(json.dumps(places))\n"
+)
+
+
+def test_no_trace_of_the_servers_pid_temp_dir_or_project(sandboxed: Server, unsandboxed: Server) -> None:
+    def seen(server: Server) -> dict[str, str]:
+        result = server.execute(HOST_LAYOUT)
+        assert result.outcome == OK, result.output
+        return json.loads(result.output)
+
+    def numbers(text: str) -> set[str]:
+        return set(re.findall(r"\d+", text))
+
+    plain = seen(unsandboxed)  # the probe finds all three where nothing hides them
+    assert str(unsandboxed.process.pid) in numbers(plain["/proc/self/cmdline"])
+    assert "codeloop-sandbox-" in plain["home"]
+    assert str(REPO) in plain["/proc/self/cmdline"]
+
+    places = seen(sandboxed)
+    pid, project = str(sandboxed.process.pid), str(REPO)
+    for name, text in places.items():
+        assert "codeloop-sandbox-" not in text, name  # the server's private dir, named after its pid
+    for name in ("/proc/1/cmdline", "/proc/self/cmdline", "/proc/1/environ", "/proc/self/environ"):
+        assert pid not in numbers(places[name]), name
+        assert project not in places[name], name
+    for name in ("cwd", "home", "argv", "orig_argv"):
+        assert project not in places[name] and pid not in numbers(places[name]), name
+    # Only the Python install is on sys.path (and so, as sys.prefix, in the session's view);
+    # the project's source dir, which an editable install adds, is not.
+    assert str(REPO / "src") not in places["path"]

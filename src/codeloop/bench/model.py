@@ -20,7 +20,7 @@ from typing import Any
 from codeloop.backends.base import Chat, Message, Sampling
 from codeloop.backends.catalog import EMBEDDED_MODELS
 from codeloop.backends.registry import ALIASES
-from codeloop.sandbox.base import SessionCounts
+from codeloop.sandbox.base import SessionCounts, SessionMemory
 
 PRIMES = (
     "What is the sum of the first 50 prime numbers? Generate and run code for the calculation, "
@@ -187,6 +187,10 @@ class _TimedSandbox:
     def session_counts(self) -> SessionCounts:
         counts: SessionCounts = self._sandbox.session_counts
         return counts
+
+    def session_memory(self) -> tuple[SessionMemory, ...]:
+        memory: tuple[SessionMemory, ...] = self._sandbox.session_memory()
+        return memory
 
     async def close(self) -> None:
         await self._sandbox.close()

@@ -156,7 +156,7 @@ async def _idle_pss(sandbox: Any, count: int) -> float:
         for session in sessions:
             await session.run("pass")
         await asyncio.sleep(0.2)
-        zygotes = [z.proc.pid for z in sandbox._zygotes]
+        zygotes = sandbox.zygote_pids
         pids = [pid for z in zygotes for pid in _descendants(z)]
         total_kib = sum(_pss_kib(pid) for pid in pids)
         return round(total_kib / 1024 / count, 2)

@@ -17,6 +17,14 @@ class SessionCounts:
     max_live: int | None = None  # live interpreters before the least recently used idle one is reset
 
 
+@dataclass(frozen=True)
+class SessionMemory:
+    """One live session's memory: its cgroup's usage where it has one, else its interpreter's RSS."""
+
+    session: int  # the sandbox's own number for the session, never a kept session's id
+    bytes: int
+
+
 class Session(Protocol):
     """One persistent interpreter: variables and files survive from one block to the next."""
 
@@ -38,6 +46,10 @@ class Sandbox(Protocol):
 
     @property
     def session_counts(self) -> SessionCounts: ...
+
+    def session_memory(self) -> tuple[SessionMemory, ...]:
+        """Each live session's memory, read now; cheap enough for every scrape."""
+        ...
 
     async def close(self) -> None:
         """Close every session still open."""

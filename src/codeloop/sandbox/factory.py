@@ -19,17 +19,16 @@ def create_sandbox(limits: Limits, config: SandboxConfig) -> ForkSandbox | Proce
             "sandbox: --insecure-no-sandbox: model-written code runs as this server's user, "
             "with its files, network and environment"
         )
-        return ProcessSandbox(limits)
+        return ProcessSandbox(limits, config)
     return ForkSandbox(limits, config)
 
 
 async def start_sandbox(limits: Limits, config: SandboxConfig) -> Sandbox:
     """create_sandbox, started: raises SandboxFailure (with what to do) where isolation is impossible."""
     sandbox = create_sandbox(limits, config)
-    if isinstance(sandbox, ForkSandbox):
-        try:
-            await sandbox.start()
-        except BaseException:
-            await sandbox.close()
-            raise
+    try:
+        await sandbox.start()
+    except BaseException:
+        await sandbox.close()
+        raise
     return sandbox

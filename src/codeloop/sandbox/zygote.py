@@ -1,8 +1,10 @@
 """The zygote: imports the scientific stack once, then forks one isolated session per request.
 
-Started by forkserver.py as `python -I -B -u zygote.py <fd> <server pid> <config json>`, where
-<fd> is a SOCK_SEQPACKET socket: each message is one spawn request, with the session's three
-fds attached (its protocol socket, its output pipe, its keeper socket). For each request:
+Started by zygote_client.py as `python -I -B -u zygote.py <fd>`, where <fd> is a SOCK_SEQPACKET
+socket. Its first message is the config (the server's pid among it: nothing of the host's goes
+on the command line, which every session inherits as /proc/1/cmdline). Each later message is
+one spawn request, with the session's three fds attached (its protocol socket, its output
+pipe, its keeper socket). For each request:
 
     zygote ──fork──> keeper   joins the session's cgroup, unshares the namespaces, forks:
                        └──fork──> session (pid 1 of its own pid namespace): builds its filesystem
@@ -42,6 +44,7 @@ if TYPE_CHECKING:
 HERE = os.path.dirname(os.path.abspath(__file__))
 CGROUP_PREFIX = "codeloop-"
 MAX_REQUEST_BYTES = 1 << 16
+MAX_CONFIG_BYTES = 1 << 20
 _SIGKILL = 9
 
 
@@ -81,8 +84,10 @@ class Zygote:
     def prepare(self) -> None:
         # The Python installs this interpreter runs from are all a session sees of the host's files.
         self.config["readonly"] = filesystem.readonly_paths([sys.base_prefix, sys.prefix, sys.exec_prefix])
-        env = self.config["env"]
+        # The zygote started with the sessions' environment; it preloads with host dirs of its own.
+        env = self.config["env"] = dict(os.environ)
         env["PATH"] = os.path.dirname(sys.executable) + ":" + env["PATH"]
+        os.environ.update(HOME=self.config["home"], MPLCONFIGDIR=self.config["mplconfig"])
         for name in self.config["preload"]:
             try:
                 importlib.import_module(name)
@@ -157,6 +162,7 @@ class Keeper:
         if os.getppid() != self.zygote.pid:
             os._exit(1)
         self.zygote.sock.close()
+        namespaces.set_title("codeloop-keeper")
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         limits = self.request["limits"]
         group = None
@@ -189,7 +195,8 @@ class Keeper:
         os.close(life_r)
         os.close(self.ctrl)
         os.close(self.out)
-        protocol.write_message(self.keep, {"type": "started", "pid": pid, "warnings": warnings})
+        started = {"type": "started", "pid": pid, "warnings": warnings, "memory": cgroups.usage_file(group)}
+        protocol.write_message(self.keep, started)
         pidfd = os.pidfd_open(pid)
         watched = [self.keep, pidfd]
         while True:
@@ -252,6 +259,9 @@ class Session:
         os.chdir(filesystem.WORKDIR)
         os.environ.clear()
         os.environ.update(config["env"])
+        namespaces.set_title("python3")
+        # Host dirs that are not in this view (an editable install's source dir) only name the host.
+        sys.path[:] = [p for p in sys.path if p and os.path.exists(p)]
         # Only now: every change of credentials above cleared the parent-death signal.
         namespaces.die_with_parent()
         if select.select([self.life], [], [], 0)[0]:  # EOF: the keeper died before we could notice
@@ -291,12 +301,17 @@ def _report(fd: int, message: dict[str, Any]) -> None:
 
 
 def main(argv: list[str]) -> int:
-    fd, server_pid, config = int(argv[1]), int(argv[2]), json.loads(argv[3])
     namespaces.die_with_parent()
-    if os.getppid() != server_pid:
-        return 1
-    sock = socket.socket(fileno=fd)
+    sock = socket.socket(fileno=int(argv[1]))
     sock.set_inheritable(False)
+    message = sock.recv(MAX_CONFIG_BYTES)
+    if not message:
+        return 1
+    config = json.loads(message)
+    if os.getppid() != config["server_pid"]:  # the server died before we could notice
+        return 1
+    namespaces.set_title("codeloop-zygote")
+    sys.orig_argv[:] = ["python3"]  # as /proc/1/cmdline says: the zygote's own argv named the host
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # keepers are reaped by the kernel
     zygote = Zygote(sock, config)
     try:

@@ -1,4 +1,4 @@
-"""The server's end of zygote.py: start a zygote, ask it for sessions, drive one session process."""
+"""The server's end of zygote.py: start a zygote, ask it for sessions, watch each through its keeper."""
 
 from __future__ import annotations
 
@@ -12,12 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from codeloop.errors import SandboxFailure
-from codeloop.sandbox.blocks import run_block
-from codeloop.sandbox.execution import Execution
+from codeloop.sandbox.handle import Exit, IsolationRefused, ProcessHandle, Streams
 from codeloop.sandbox.output import Output, signal_name
 from codeloop.sandbox.protocol import ProtocolError, read_message_async
 
-__all__ = ["HINT", "SessionProcess", "ZygoteClient"]
+__all__ = ["HINT", "ZygoteClient", "start_session"]
 
 log = logging.getLogger("codeloop.sandbox")
 
@@ -28,6 +27,7 @@ SESSION_START_TIMEOUT_S = 30.0
 ZYGOTE_EXIT_GRACE_S = 2.0
 # How long a dead session's keeper gets to report its exit status.
 EXIT_GRACE_S = 5.0
+# Said only where a session cannot be isolated at all, never when something crashed.
 HINT = (
     "codeloop runs model-written code only in an isolated sandbox; run the server as root or where "
     "the kernel allows unprivileged user namespaces, or pass --insecure-no-sandbox to run code "
@@ -46,11 +46,12 @@ class ZygoteClient:
 
     @classmethod
     async def start(cls, python: str, config: dict[str, Any], env: dict[str, str]) -> ZygoteClient:
+        """Start a zygote. Its config travels over the socket: its command line, which every
+        session sees as /proc/1/cmdline, names no path, pid or setting of the server's."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
-            argv = (str(ZYGOTE_SCRIPT), str(theirs.fileno()), str(os.getpid()), json.dumps(config))
             proc = await asyncio.create_subprocess_exec(
-                *(python, "-I", "-B", "-u", *argv),
+                *(python, "-I", "-B", "-u", str(ZYGOTE_SCRIPT), str(theirs.fileno())),
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.DEVNULL,
                 stderr=asyncio.subprocess.PIPE,
@@ -63,8 +64,9 @@ class ZygoteClient:
             raise SandboxFailure(f"cannot start the sandbox's zygote with {python}: {exc}") from exc
         finally:
             theirs.close()
-        ours.setblocking(False)
         try:
+            ours.sendall(json.dumps({**config, "server_pid": os.getpid()}).encode())
+            ours.setblocking(False)
             async with asyncio.timeout(ZYGOTE_START_TIMEOUT_S):
                 data = await asyncio.get_running_loop().sock_recv(ours, 1 << 16)
             info = json.loads(data) if data else {}
@@ -74,6 +76,8 @@ class ZygoteClient:
             await proc.wait()
             if isinstance(exc, TimeoutError):
                 raise SandboxFailure("the sandbox's zygote was not ready in time") from exc
+            if isinstance(exc, OSError):
+                raise SandboxFailure(f"the sandbox's zygote failed to start: {exc}") from exc
             raise
         if info.get("type") != "ready":
             if not data:
@@ -90,7 +94,25 @@ class ZygoteClient:
 
     @property
     def alive(self) -> bool:
-        return self.proc.returncode is None
+        return self.death() is None
+
+    def death(self) -> str | None:
+        """How the zygote ended ("was killed by signal SIGKILL"), or None while it runs.
+
+        Asks the kernel without reaping: asyncio's child watcher may not have noticed yet."""
+        status = self.proc.returncode
+        if status is None:
+            try:
+                found = os.waitid(os.P_PID, self.proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+            except ChildProcessError:  # reaped just now: the watcher has its status
+                return "died"
+            if found is None:
+                return None
+            killed = found.si_code in (os.CLD_KILLED, os.CLD_DUMPED)
+            status = -found.si_status if killed else found.si_status
+        if status < 0:
+            return f"was killed by signal {signal_name(-status)}"
+        return f"exited with code {status}"
 
     async def spawn(self, request: dict[str, Any], fds: list[int]) -> None:
         """Hand the zygote one session to fork; its keeper answers on the keeper socket."""
@@ -128,166 +150,109 @@ class ZygoteClient:
         await asyncio.gather(self._stderr, return_exceptions=True)
 
 
-class SessionProcess:
-    """One isolated session process: protocol socket, output pipe, and the keeper socket."""
+class KeeperLifeline:
+    """The session's keeper: it reports how the session ended, kills it when asked or hung up on."""
 
-    def __init__(
-        self,
-        ctrl: tuple[asyncio.StreamReader, asyncio.StreamWriter],
-        keep: tuple[asyncio.StreamReader, asyncio.StreamWriter],
-        output: Output,
-        memory_mib: int,
-    ) -> None:
-        self._reader, self._writer = ctrl
-        self._keep_reader, self._keep_writer = keep
-        self.output = output
-        self._memory_mib = memory_mib
-        self.pid: int | None = None
-        self.exited: asyncio.Future[dict[str, Any] | None] = asyncio.get_running_loop().create_future()
-        self._watcher: asyncio.Task[None] | None = None
-        self._killed = False
+    grace_s = EXIT_GRACE_S
 
-    @property
-    def usable(self) -> bool:
-        return not self._killed and not self.exited.done()
-
-    @classmethod
-    async def start(cls, zygote: ZygoteClient, request: dict[str, Any], memory_mib: int) -> SessionProcess:
-        ctrl_ours, ctrl_theirs = socket.socketpair()
-        keep_ours, keep_theirs = socket.socketpair()
-        out_r, out_w = os.pipe()
-        try:
-            await zygote.spawn(request, [ctrl_theirs.fileno(), out_w, keep_theirs.fileno()])
-        except BaseException:
-            for end in (ctrl_ours, keep_ours):
-                end.close()
-            os.close(out_r)
-            raise
-        finally:
-            ctrl_theirs.close()
-            keep_theirs.close()
-            os.close(out_w)
-        output = Output(out_r, limit=4096)
-        ctrl: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
-        try:
-            ctrl = await asyncio.open_unix_connection(sock=ctrl_ours)
-            keep = await asyncio.open_unix_connection(sock=keep_ours)
-        except BaseException:  # the keeper sees its socket close and kills the session
-            output.close()
-            if ctrl is not None:  # cancelled in between: the first transport owns its socket now
-                ctrl[1].transport.abort()
-            ctrl_ours.close()
-            keep_ours.close()
-            raise
-        interpreter = cls(ctrl, keep, output, memory_mib)
-        try:
-            async with asyncio.timeout(SESSION_START_TIMEOUT_S):
-                await interpreter._handshake()
-        except TimeoutError as exc:
-            await interpreter.kill()
-            raise SandboxFailure(f"the session was not ready within {SESSION_START_TIMEOUT_S:g} s") from exc
-        except BaseException:
-            interpreter.abandon()
-            raise
-        output.stop()
-        return interpreter
-
-    async def _handshake(self) -> None:
-        started = await read_message_async(self._keep_reader)
-        if started is None or started.get("type") != "started":
-            message = (started or {}).get("message", "the zygote died")
-            raise SandboxFailure(f"cannot start an isolated session: {message}; {HINT}")
-        self.pid = int(started["pid"])
+    def __init__(self, keep: Streams, zygote: ZygoteClient) -> None:
+        self._reader, self._writer = keep
+        self._zygote = zygote
+        self.exited: asyncio.Future[Exit | None] = asyncio.get_running_loop().create_future()
         self._watcher = asyncio.create_task(self._watch())
-        try:
-            hello = await read_message_async(self._reader)
-        except (ProtocolError, OSError) as exc:
-            hello = {"type": "error", "message": str(exc)}
-        if hello is None:
-            how = await self.post_mortem()
-            printed = self.output.text().strip()
-            detail = f"; it printed: {printed}" if printed else ""
-            raise SandboxFailure(f"the session {how} before it was ready{detail}")
-        if hello.get("type") == "error":
-            await self.kill()
-            raise SandboxFailure(f"cannot isolate the session: {hello.get('message')}; {HINT}")
-        if hello.get("type") != "ready":
-            raise SandboxFailure(f"expected a ready message, got {hello!r}")
 
     async def _watch(self) -> None:
         """The keeper's last word: how the session ended (None if the keeper died first)."""
         try:
-            message = await read_message_async(self._keep_reader)
+            report = await read_message_async(self._reader)
         except (ProtocolError, OSError):
-            message = None
+            report = None
         if not self.exited.done():
-            self.exited.set_result(message)
+            self.exited.set_result(_exit(report) if report is not None else None)
 
-    async def run(self, code: str, timeout_s: float, output_bytes: int) -> Execution:
-        return await run_block(self, code, timeout_s, output_bytes)
-
-    async def request(self, frame: bytes, kind: str) -> dict[str, Any]:
-        """Send one request; its reply, or ProtocolError if the session dies or garbles it first."""
-        self._writer.write(frame)
-        await self._writer.drain()
-        read = asyncio.ensure_future(read_message_async(self._reader))
-        try:
-            await asyncio.wait({read, self.exited}, return_when=asyncio.FIRST_COMPLETED)
-            if not read.done():
-                # Dead, yet the socket may not have reported EOF yet: give it a moment.
-                await asyncio.wait({read}, timeout=0.5)
-            reply = read.result() if read.done() else None
-        finally:
-            read.cancel()
-            await asyncio.gather(read, return_exceptions=True)
-        if reply is None:
-            raise ProtocolError("the interpreter closed the channel")
-        if reply.get("type") != kind:
-            raise ProtocolError(f"expected a {kind} message, got type {reply.get('type')!r}")
-        return reply
-
-    async def post_mortem(self, exc: Exception | None = None) -> str:
-        """Make sure it is dead; say how it died ("exited with code 3", "ran out of memory")."""
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(EXIT_GRACE_S):
-                await asyncio.shield(self.exited)
-        alive = not self.exited.done()
-        await self.kill()
-        report = self.exited.result() if self.exited.done() else None
-        if alive or report is None:
-            return "broke its control channel"
-        if report.get("oom"):
-            return f"ran out of memory (the limit is {self._memory_mib} MiB) and was killed"
-        status = int(report.get("status", 0))
-        if os.WIFSIGNALED(status):
-            return f"was killed by signal {signal_name(os.WTERMSIG(status))}"
-        return f"exited with code {os.waitstatus_to_exitcode(status)}"
-
-    async def kill(self) -> None:
-        """Idempotent: the keeper SIGKILLs pid 1 (and with it the namespace); wait for its report."""
-        self._signal()
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(EXIT_GRACE_S):
-                await asyncio.shield(self.exited)
-        self._close()
-
-    def _signal(self) -> None:
-        self._killed = True
-        if not self._keep_writer.is_closing():
+    def kill(self) -> None:
+        if not self._writer.is_closing():
             with contextlib.suppress(OSError, RuntimeError):
-                self._keep_writer.write(b"k")
+                self._writer.write(b"k")
 
-    def abandon(self) -> None:
-        """kill() for when we cannot await: hanging up on the keeper makes it kill the session."""
-        self._killed = True
-        self._close()
-
-    def _close(self) -> None:
-        self.output.stop()
-        self.output.close()
+    def hang_up(self) -> None:
+        """Hanging up on the keeper makes it kill the session, if it has not yet."""
         self._writer.transport.abort()
-        self._keep_writer.transport.abort()
-        if self._watcher is not None:
-            self._watcher.cancel()
+        self._watcher.cancel()
         if not self.exited.done():
             self.exited.set_result(None)
+
+    async def cause(self) -> str | None:
+        death = self._zygote.death()
+        return f"the sandbox's zygote, which {death}" if death is not None else None
+
+
+def _exit(report: dict[str, Any]) -> Exit:
+    status = int(report.get("status", 0))
+    oom = bool(report.get("oom"))
+    if os.WIFSIGNALED(status):
+        return Exit(signal=os.WTERMSIG(status), oom=oom)
+    return Exit(code=os.waitstatus_to_exitcode(status), oom=oom)
+
+
+async def start_session(zygote: ZygoteClient, request: dict[str, Any], memory_mib: int) -> ProcessHandle:
+    """Have the zygote fork one isolated session; the handle once its interpreter is ready."""
+    ctrl_ours, ctrl_theirs = socket.socketpair()
+    keep_ours, keep_theirs = socket.socketpair()
+    out_r, out_w = os.pipe()
+    try:
+        await zygote.spawn(request, [ctrl_theirs.fileno(), out_w, keep_theirs.fileno()])
+    except BaseException:
+        for end in (ctrl_ours, keep_ours):
+            end.close()
+        os.close(out_r)
+        raise
+    finally:
+        ctrl_theirs.close()
+        keep_theirs.close()
+        os.close(out_w)
+    output = Output(out_r, limit=4096)
+    ctrl: Streams | None = None
+    keep: Streams | None = None
+    try:
+        ctrl = await asyncio.open_unix_connection(sock=ctrl_ours)
+        keep = await asyncio.open_unix_connection(sock=keep_ours)
+        started = await _started(keep[0])
+        if started is None or started.get("type") != "started":
+            raise _not_started(started, zygote)
+    except BaseException:  # the keeper sees its socket close and kills the session
+        output.close()
+        for streams, sock in ((ctrl, ctrl_ours), (keep, keep_ours)):
+            if streams is not None:  # its transport owns the socket now
+                streams[1].transport.abort()
+            sock.close()
+        raise
+    lifeline = KeeperLifeline(keep, zygote)
+    handle = ProcessHandle(int(started["pid"]), ctrl, output, lifeline, memory_mib, started.get("memory"))
+    try:
+        await handle.greet(SESSION_START_TIMEOUT_S)
+    except IsolationRefused as exc:
+        raise IsolationRefused(f"{exc.message}; {HINT}") from exc
+    return handle
+
+
+async def _started(keeper: asyncio.StreamReader) -> dict[str, Any] | None:
+    """The keeper's first word, or None if it (or the zygote) died before saying anything."""
+    try:
+        async with asyncio.timeout(SESSION_START_TIMEOUT_S):
+            return await read_message_async(keeper)
+    except TimeoutError as exc:
+        raise SandboxFailure(f"the session was not ready within {SESSION_START_TIMEOUT_S:g} s") from exc
+    except (ProtocolError, OSError):
+        return None
+
+
+def _not_started(started: dict[str, Any] | None, zygote: ZygoteClient) -> SandboxFailure:
+    if started is not None and started.get("type") == "error":
+        return IsolationRefused(f"cannot start an isolated session: {started.get('message')}; {HINT}")
+    if started is not None:
+        return SandboxFailure(f"expected a started message from the keeper, got {started!r}")
+    death = zygote.death()
+    if death is not None:
+        return SandboxFailure(f"the sandbox's zygote {death} while starting a session")
+    return SandboxFailure("the sandbox's zygote could not fork a session (out of processes?)")

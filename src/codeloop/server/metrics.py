@@ -95,3 +95,12 @@ class SandboxCollector(Collector):
                 "Live interpreters before the least recently used idle one is reset.",
                 value=counts.max_live,
             )
+        memory = GaugeMetricFamily(
+            "codeloop_sandbox_session_memory_bytes",
+            "Memory of each live session: its cgroup's usage (working dir included), else its "
+            "interpreter's resident set.",
+            labels=["session"],
+        )
+        for used in sandbox.session_memory():
+            memory.add_metric([str(used.session)], used.bytes)
+        yield memory

@@ -1,4 +1,4 @@
-"""Helpers for the sandbox tests: an event loop in a thread."""
+"""Helpers for the sandbox tests: an event loop in a thread, and blocks run in a session of their own."""
 
 from __future__ import annotations
 
@@ -23,3 +23,16 @@ class LoopThread:
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(timeout=10)
         self.loop.close()
+
+
+def run_blocks(loop: LoopThread, sandbox: Any, *blocks: str, timeout_s: float | None = None) -> list[Any]:
+    """Run blocks one after another in a new session of sandbox, closed after; their Executions."""
+
+    async def go() -> list[Any]:
+        session = await sandbox.open_session()
+        try:
+            return [await session.run(code, timeout_s) for code in blocks]
+        finally:
+            await session.close()
+
+    return loop.run(go())

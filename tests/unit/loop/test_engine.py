@@ -9,7 +9,7 @@ from codeloop.backends.base import Sampling
 from codeloop.backends.scripted import ScriptedBackend
 from codeloop.loop.engine import Conversation, Engine, LoopLimits
 from codeloop.loop.events import CodeBlock, CodeResult, Event, Finished, TextDelta
-from codeloop.sandbox.base import SessionCounts
+from codeloop.sandbox.base import SessionCounts, SessionMemory
 from codeloop.sandbox.execution import Execution, Outcome
 
 
@@ -39,6 +39,9 @@ class FakeSandbox:
     @property
     def session_counts(self) -> SessionCounts:
         return SessionCounts(self.opened - self.closed)
+
+    def session_memory(self) -> tuple[SessionMemory, ...]:
+        return ()
 
     async def close(self) -> None:
         pass

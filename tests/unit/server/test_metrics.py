@@ -10,7 +10,7 @@ from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 from codeloop.loop.events import CodeBlock, CodeResult, Event, Finished, TextDelta, Usage
-from codeloop.sandbox.base import SessionCounts
+from codeloop.sandbox.base import SessionCounts, SessionMemory
 from codeloop.sandbox.execution import Execution, Outcome
 from codeloop.server.metrics import Metrics
 from codeloop.server.telemetry import Telemetry
@@ -73,17 +73,25 @@ def test_closing_the_observer_closes_the_engine() -> None:
 
 
 def test_sandbox_sessions_are_read_at_scrape_time() -> None:
-    sandbox = SimpleNamespace(session_counts=SessionCounts(open=2, spare=1, max_live=64))
+    memory = (SessionMemory(3, 50 << 20), SessionMemory(7, 80 << 20))
+    sandbox = SimpleNamespace(
+        session_counts=SessionCounts(open=2, spare=1, max_live=64), session_memory=lambda: memory
+    )
     metrics = Metrics(lambda: sandbox)
     found = samples(metrics)
     assert found[("codeloop_sandbox_sessions", (("state", "open"),))] == 2
     assert found[("codeloop_sandbox_sessions", (("state", "spare"),))] == 1
     assert found[("codeloop_sandbox_max_sessions", ())] == 64
+    assert found[("codeloop_sandbox_session_memory_bytes", (("session", "3"),))] == 50 << 20
+    assert found[("codeloop_sandbox_session_memory_bytes", (("session", "7"),))] == 80 << 20
     sandbox.session_counts = SessionCounts(open=3)
+    memory = (SessionMemory(7, 90 << 20),)
     found = samples(metrics)
     assert found[("codeloop_sandbox_sessions", (("state", "open"),))] == 3
     assert found[("codeloop_sandbox_sessions", (("state", "spare"),))] == 0
     assert ("codeloop_sandbox_max_sessions", ()) not in found  # an uncapped sandbox has no maximum
+    memory_samples = {k: v for k, v in found.items() if k[0] == "codeloop_sandbox_session_memory_bytes"}
+    assert memory_samples == {("codeloop_sandbox_session_memory_bytes", (("session", "7"),)): 90 << 20}
 
 
 def test_no_sandbox_yet_reports_nothing() -> None:

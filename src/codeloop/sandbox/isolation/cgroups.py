@@ -108,6 +108,16 @@ def join(version: int, bases: dict[str, str], name: str, memory_mib: int, pids: 
     return group
 
 
+def usage_file(group: Cgroup | None) -> str | None:
+    """Where the server reads the session's memory use (tmpfs files included), if it has a cgroup."""
+    if group is None:
+        return None
+    path = group.dirs.get("" if group.version == 2 else "memory")
+    if path is None:
+        return None
+    return os.path.join(path, "memory.current" if group.version == 2 else "memory.usage_in_bytes")
+
+
 def oom_killed(group: Cgroup) -> bool:
     """Whether the kernel's OOM killer struck inside the session's cgroup."""
     name = "memory.events" if group.version == 2 else "memory.oom_control"

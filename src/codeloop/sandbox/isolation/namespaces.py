@@ -21,6 +21,7 @@ KEEPER_NAMESPACES = CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWPID | 
 
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
+PR_SET_NAME = 15
 PR_SET_NO_NEW_PRIVS = 38
 PR_CAPBSET_DROP = 24
 _CAP_LAST = 63
@@ -99,6 +100,21 @@ def prctl(option: int, arg2: int = 0, arg3: int = 0, arg4: int = 0, arg5: int = 
 def die_with_parent(signal_number: int = 9) -> None:
     """SIGKILL when the parent thread dies; the caller must then check its parent is still there."""
     prctl(PR_SET_PDEATHSIG, signal_number)
+
+
+def set_title(title: str) -> None:
+    """Name this process for ps and /proc: its comm, and its command line written over argv's
+    memory (as setproctitle does). Children forked later inherit both, so no session sees the
+    paths and arguments its zygote was started with."""
+    name = ctypes.create_string_buffer(title.encode()[:15])
+    prctl(PR_SET_NAME, ctypes.addressof(name))
+    with open("/proc/self/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    arg_start, arg_end = int(fields[45]), int(fields[46])  # fields 48 and 49 of proc(5)
+    text = title.encode()[: max(arg_end - arg_start - 1, 0)]
+    # Nothing reads argv's strings after start-up: Python keeps its own copies (sys.orig_argv).
+    ctypes.memmove(arg_start, text, len(text))
+    ctypes.memset(arg_start + len(text), 0, arg_end - arg_start - len(text))
 
 
 def map_user(uid: int, gid: int, inside_uid: int = 0, inside_gid: int = 0) -> None:
