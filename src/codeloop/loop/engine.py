@@ -12,10 +12,10 @@ import anyio
 from google.genai import types
 
 from codeloop.backends.base import Backend, Chat, Message, Sampling
+from codeloop.fences import Call, Code, FenceSplitter, Text, call_block, fence
 from codeloop.loop import prompts
 from codeloop.loop.events import CodeBlock, CodeResult, Event, Finished, TextDelta, Usage
-from codeloop.loop.extract import Call, Code, FenceSplitter, Text
-from codeloop.loop.functions import BadCall, Functions, call_block
+from codeloop.loop.functions import BadCall, Functions
 from codeloop.loop.inputs import FetchFile, InputFile, InputFiles
 from codeloop.loop.stops import StopScanner
 from codeloop.sandbox.base import Sandbox, Session
@@ -114,7 +114,7 @@ class Engine:
                         call = piece.raw
                     else:
                         finish = piece
-                generated = text + (prompts.fence(code) if code is not None else "")
+                generated = text + (fence(code) if code is not None else "")
                 if call is not None:
                     generated += call_block(call)
                 tally.candidates += self.backend.count_tokens(generated)

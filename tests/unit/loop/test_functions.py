@@ -9,9 +9,9 @@ from google.genai import types
 
 from codeloop.backends.scripted import ScriptedBackend
 from codeloop.errors import InvalidRequest
+from codeloop.fences import Call, FenceSplitter, Text
 from codeloop.loop.engine import Conversation, Engine
 from codeloop.loop.events import Event, Finished, FunctionCall
-from codeloop.loop.extract import Call, FenceSplitter, Text
 from codeloop.loop.functions import BadCall, Functions
 
 WEATHER = types.FunctionDeclaration(

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from codeloop.loop.extract import Code, FenceSplitter, Text, find_code_blocks
+from codeloop.fences import Code, FenceSplitter, Text, call_block, fence, find_calls, find_code_blocks
 
 REPLY = "Let me compute.\n```python\nx = 1\nprint(x)\n```\nThe answer is 1."
 
@@ -66,3 +66,19 @@ def test_detection_off_keeps_code_as_text() -> None:
 def test_find_code_blocks() -> None:
     assert find_code_blocks("a\n```python\n1\n```\nb\n```py\n2\n```") == ["1\n", "2\n"]
     assert find_code_blocks("```python\nunfinished\n") == []
+
+
+def test_find_calls_takes_the_tagged_calls_outside_code() -> None:
+    text = (
+        'Calling.\n<tool_call>\n{"name": "f"}\n</tool_call>\n'
+        "```python\n<tool_call>{}</tool_call>\n```\n"
+        'a <tool_call>{"name": "mid-line"}</tool_call>\n'
+        '<tool_call>{"name": "g"}</tool_call>\n'
+        "<tool_call>\nunclosed\n"
+    )
+    assert find_calls(text) == ['{"name": "f"}', '{"name": "g"}']
+
+
+def test_what_is_written_is_found_again() -> None:
+    assert find_code_blocks("Running.\n" + fence("print(1)")) == ["print(1)\n"]
+    assert find_calls("Calling.\n" + call_block('{"name": "f"}')) == ['{"name": "f"}']
