@@ -12,7 +12,7 @@ import asyncio
 import re
 from collections.abc import AsyncGenerator
 
-from codeloop.backends.base import Chat, Chunk, Message, ModelInfo
+from codeloop.backends.base import Chat, Chunk, Message, ModelInfo, estimate_tokens
 from codeloop.fences import call_block, fence, find_calls, find_code_blocks
 
 INFO = ModelInfo(
@@ -23,7 +23,6 @@ INFO = ModelInfo(
     output_token_limit=65_536,
 )
 
-_TOKENS = re.compile(r"\w+|[^\w\s]")
 _WORDS = re.compile(r"\s*\S+\s*|\s+")
 
 
@@ -31,7 +30,7 @@ class ScriptedBackend:
     info = INFO
 
     def count_tokens(self, text: str) -> int:
-        return len(_TOKENS.findall(text))
+        return estimate_tokens(text)
 
     async def aclose(self) -> None:
         pass
