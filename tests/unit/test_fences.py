@@ -2,16 +2,16 @@ from __future__ import annotations
 
 import pytest
 
-from codeloop.fences import Code, FenceSplitter, Text, call_block, fence, find_calls, find_code_blocks
+from codeloop.fences import Code, FenceSplitter, Piece, Text, call_block, fence, find_calls, find_code_blocks
 
 REPLY = "Let me compute.\n```python\nx = 1\nprint(x)\n```\nThe answer is 1."
 
 
-def split(chunks: list[str], truncated: bool = False) -> list[Text | Code]:
+def split(chunks: list[str], truncated: bool = False) -> list[Piece]:
     splitter = FenceSplitter()
     pieces = [piece for chunk in chunks for piece in splitter.feed(chunk)]
     pieces += splitter.finish(truncated)
-    merged: list[Text | Code] = []
+    merged: list[Piece] = []
     for piece in pieces:
         if isinstance(piece, Text) and merged and isinstance(merged[-1], Text):
             merged[-1] = Text(merged[-1].text + piece.text)
@@ -60,7 +60,7 @@ def test_detection_off_keeps_code_as_text() -> None:
     splitter = FenceSplitter(detect_code=False)
     pieces = splitter.feed(REPLY) + splitter.finish()
     assert all(isinstance(piece, Text) for piece in pieces)
-    assert "".join(piece.text for piece in pieces) == REPLY
+    assert "".join(piece.text for piece in pieces if isinstance(piece, Text)) == REPLY
 
 
 def test_find_code_blocks() -> None:

@@ -118,7 +118,7 @@ def test_good_calls() -> None:
 
 def run(contents: list[types.Content], offer: Functions | None) -> list[Event]:
     conversation = Conversation.from_contents(contents, code_execution=False, functions=offer)
-    engine = Engine(ScriptedBackend(), sandbox=None)  # type: ignore[arg-type]  (no code runs)
+    engine = Engine(ScriptedBackend(), sandbox=None)  # no code runs
 
     async def collect() -> list[Event]:
         return [event async for event in engine.run(conversation)]
