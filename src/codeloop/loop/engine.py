@@ -17,16 +17,9 @@ from codeloop.loop import prompts
 from codeloop.loop.events import CodeBlock, CodeResult, Event, Finished, TextDelta, Usage
 from codeloop.loop.functions import BadCall, Functions
 from codeloop.loop.inputs import FetchFile, InputFile, InputFiles
+from codeloop.loop.limits import LoopLimits
 from codeloop.loop.stops import StopScanner
 from codeloop.sandbox.base import Sandbox, Session
-
-
-@dataclass(frozen=True)
-class LoopLimits:
-    max_code_blocks: int = 10
-    # Gemini regenerates failing code up to five times before it gives up.
-    max_consecutive_failures: int = 5
-    timeout_s: float | None = None  # per block; None leaves it to the sandbox's limits
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,9 @@ import contextlib
 
 from codeloop.backends.base import Sampling
 from codeloop.backends.scripted import ScriptedBackend
-from codeloop.loop.engine import Conversation, Engine, LoopLimits
+from codeloop.loop.engine import Conversation, Engine
 from codeloop.loop.events import CodeBlock, CodeResult, Event, Finished, TextDelta
+from codeloop.loop.limits import LoopLimits
 from codeloop.sandbox.base import SessionCounts
 from codeloop.sandbox.execution import Execution, Outcome
 
