@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pyseccomp
 
-from codeloop.sandbox.isolation import seccomp
+from codeloop.sandbox.isolation import namespaces, seccomp
 
 # Audit arch and syscall numbers from the kernel's own tables (syscall_64.tbl, asm-generic/unistd.h).
 MACHINES = {
-    "x86_64": (0xC000003E, {"ptrace": 101, "mount": 165, "unshare": 272, "setns": 308, "bpf": 321}),
-    "aarch64": (0xC00000B7, {"ptrace": 117, "mount": 40, "unshare": 97, "setns": 268, "bpf": 280}),
+    "x86_64": (0xC000003E, {"ptrace": 101, "mount": 165, "pivot_root": 155, "setns": 308, "bpf": 321}),
+    "aarch64": (0xC00000B7, {"ptrace": 117, "mount": 40, "pivot_root": 41, "setns": 268, "bpf": 280}),
 }
 
 
@@ -35,6 +35,7 @@ def test_the_filter_is_built_for_the_running_architecture() -> None:
     for name, number in numbers.items():
         assert seccomp.DENIED[name] == number
         assert number in constants
+    assert numbers["pivot_root"] == namespaces._SYS_PIVOT_ROOT  # the sandbox calls it by number
 
 
 def test_each_architecture_gets_its_own_numbers() -> None:
