@@ -24,6 +24,9 @@ command -v "$PYTHON" >/dev/null || apt_install python3
 "$PYTHON" -c 'import sys; assert sys.version_info >= (3, 11), sys.version' ||
   { echo "setup: codeloop needs Python >= 3.11 ($PYTHON is older)" >&2; exit 1; }
 "$PYTHON" -c 'import venv, ensurepip' 2>/dev/null || apt_install python3-venv
+# The sandbox's seccomp filter is built by libseccomp, found the way pyseccomp looks for it.
+"$PYTHON" -c 'import ctypes.util, sys; sys.exit(ctypes.util.find_library("seccomp") is None)' ||
+  apt_install libseccomp2
 
 stamp=.venv/.codeloop-installed
 if [[ ! -x .venv/bin/python ]]; then

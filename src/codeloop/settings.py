@@ -8,7 +8,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from codeloop.backends.registry import BackendOptions
-from codeloop.loop.engine import LoopLimits
+from codeloop.loop.limits import LoopLimits
 from codeloop.sandbox.limits import DEFAULT_PRELOAD, Limits, SandboxConfig
 
 

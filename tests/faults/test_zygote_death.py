@@ -22,7 +22,7 @@ SESSIONS = 50
 
 
 def test_fifty_sessions_starting_as_the_zygote_dies_share_one_replacement() -> None:
-    async def scenario() -> tuple[list[object], set[int], set[int]]:
+    async def scenario() -> tuple[list[str | BaseException], set[int], set[int]]:
         sandbox = ForkSandbox(Limits(), SandboxConfig(preload=(), max_sessions=SESSIONS + 1))
         await sandbox.start()
         try:

@@ -194,3 +194,12 @@ def test_models_list_and_get_refuse_an_unknown_version(live_server, path: str) -
         assert_google_error(http.get(path), 404, "NOT_FOUND", path)
         known = path.replace(path.split("/")[1], "v1", 1)
         assert http.get(known).status_code == 200, known
+
+
+@pytest.mark.parametrize("version", ["v9", "v1beta1", "v1beta2"])
+def test_the_files_api_refuses_a_version_it_does_not_serve(live_server, version: str) -> None:
+    with live_server.client() as http:
+        assert_google_error(http.get(f"/{version}/files"), 404, "NOT_FOUND", f"/{version}/files")
+        assert_google_error(http.get(f"/{version}/files/abc"), 404, "NOT_FOUND", f"/{version}/files/abc")
+        for served in ("v1", "v1beta", "v1alpha"):
+            assert http.get(f"/{served}/files").status_code == 200, served

@@ -35,7 +35,7 @@ def result_parts(response: types.GenerateContentResponse) -> list[types.Part]:
 
 
 def test_inline_files_are_staged_under_geminis_names(gemini_client: genai.Client) -> None:
-    contents = [
+    contents: list[types.PartUnionDict] = [
         types.Part.from_bytes(data=CSV, mime_type="text/csv"),
         types.Part.from_bytes(data=b"\x89PNG\r\n", mime_type="image/png"),
         SUM_AGES.format(name="input_file_0.csv")
@@ -53,7 +53,7 @@ def test_inline_files_are_staged_under_geminis_names(gemini_client: genai.Client
 
 def test_a_display_name_names_the_file(gemini_client: genai.Client) -> None:
     part = types.Part(inline_data=types.Blob(data=CSV, mime_type="text/csv", display_name="people.csv"))
-    contents = [part, SUM_AGES.format(name="people.csv")]
+    contents: list[types.PartUnionDict] = [part, SUM_AGES.format(name="people.csv")]
     response = gemini_client.models.generate_content(model="scripted", contents=contents, config=CODE_TOOL)
     assert response.code_execution_result == "77\n"
 
@@ -61,7 +61,7 @@ def test_a_display_name_names_the_file(gemini_client: genai.Client) -> None:
 def test_uploaded_files_are_staged_from_the_files_api(live_server: LiveServer) -> None:
     with developer_client(live_server.url) as client:
         uploaded = client.files.upload(file=io.BytesIO(CSV), config={"mime_type": "text/csv"})
-        contents = [uploaded, SUM_AGES.format(name="input_file_0.csv")]
+        contents: list[types.PartUnionDict] = [uploaded, SUM_AGES.format(name="input_file_0.csv")]
         response = client.models.generate_content(model="scripted", contents=contents, config=CODE_TOOL)
         assert response.code_execution_result == "77\n"
         named = client.files.upload(
@@ -72,10 +72,9 @@ def test_uploaded_files_are_staged_from_the_files_api(live_server: LiveServer) -
         assert response.code_execution_result == "77\n"
 
         client.files.delete(name=uploaded.name)
+        contents = [uploaded, SUM_AGES.format(name="x")]
         with pytest.raises(errors.ClientError) as gone:
-            client.models.generate_content(
-                model="scripted", contents=[uploaded, SUM_AGES.format(name="x")], config=CODE_TOOL
-            )
+            client.models.generate_content(model="scripted", contents=contents, config=CODE_TOOL)
         assert gone.value.code == 404
 
 
@@ -105,11 +104,17 @@ def test_block_costs_ride_in_part_metadata_on_the_gemini_api_only(live_server: L
 
 
 def test_a_binary_file_without_code_execution_is_refused(gemini_client: genai.Client) -> None:
-    contents = [types.Part.from_bytes(data=b"\x89PNG", mime_type="image/png"), "What is in the picture?"]
+    contents: list[types.PartUnionDict] = [
+        types.Part.from_bytes(data=b"\x89PNG", mime_type="image/png"),
+        "What is in the picture?",
+    ]
     with pytest.raises(errors.ClientError) as refused:
         gemini_client.models.generate_content(model="scripted", contents=contents)
     assert refused.value.code == 400 and "codeExecution" in refused.value.message
-    text_only = [types.Part.from_bytes(data=CSV, mime_type="text/csv"), "Who is older?"]
+    text_only: list[types.PartUnionDict] = [
+        types.Part.from_bytes(data=CSV, mime_type="text/csv"),
+        "Who is older?",
+    ]
     response = gemini_client.models.generate_content(model="scripted", contents=text_only)
     assert "alan,41" in response.text  # the scripted model echoes what it read
 
@@ -127,6 +132,6 @@ def test_big_files_come_back_as_links_to_the_files_api(tmp_path: Path) -> None:
         download = httpx.get(big.file_data.file_uri + ":download", params={"alt": "media", "key": "k"})
         assert download.status_code == 200 and download.content == b"z" * 5000
         # Sent back in a later turn, the link is staged like an upload.
-        again = [big, "```python\nprint(len(open('big.txt').read()))\n```"]
+        again: list[types.PartUnionDict] = [big, "```python\nprint(len(open('big.txt').read()))\n```"]
         response = client.models.generate_content(model="scripted", contents=again, config=CODE_TOOL)
         assert response.code_execution_result == "5000\n"

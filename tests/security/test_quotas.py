@@ -12,6 +12,7 @@ import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -29,7 +30,7 @@ CODE_TOOL = types.GenerateContentConfig(tools=[types.Tool(code_execution=types.T
 GENERATE = "/v1beta/models/scripted:generateContent"
 
 
-def keyed_server(data_dir: Path, **caps: float) -> contextlib.AbstractContextManager[LiveServer]:
+def keyed_server(data_dir: Path, **caps: Any) -> contextlib.AbstractContextManager[LiveServer]:
     settings = Settings(model="scripted", exec_timeout=20, api_keys=",".join(KEYS), data_dir=data_dir, **caps)
     return serving(settings)
 
@@ -232,7 +233,9 @@ def test_display_names_are_bounded_with_a_clear_400(server: LiveServer) -> None:
         named.inline_data.display_name = "d" * 300 + ".csv"
         with pytest.raises(errors.ClientError) as refused:
             client.models.generate_content(
-                model="scripted", contents=[named, "```python\n1\n```"], config=CODE_TOOL
+                model="scripted",
+                contents=types.Content(role="user", parts=[named, types.Part(text="```python\n1\n```")]),
+                config=CODE_TOOL,
             )
         assert (refused.value.code, refused.value.status) == (400, "INVALID_ARGUMENT")
         assert "inlineData.displayName" in (refused.value.message or "")
@@ -243,9 +246,8 @@ def test_display_names_are_bounded_with_a_clear_400(server: LiveServer) -> None:
         )
         assert stored.display_name == long_name
         listing = "```python\nimport os\nprint([len(n) for n in os.listdir('.') if n.endswith('.csv')])\n```"
-        response = client.models.generate_content(
-            model="scripted", contents=[stored, listing], config=CODE_TOOL
-        )
+        staged: list[types.PartUnionDict] = [stored, listing]
+        response = client.models.generate_content(model="scripted", contents=staged, config=CODE_TOOL)
         assert response.code_execution_result == "[255]\n"
     with http(server, key) as client:
         too_long = start(client, 1, displayName="n" * 513)

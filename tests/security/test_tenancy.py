@@ -102,9 +102,9 @@ def test_another_key_cannot_read_a_file_through_file_data(server: LiveServer) ->
     with sdk(server, A) as client:
         secret = client.files.upload(file=io.BytesIO(b"a's secret"), config={"mime_type": "text/plain"})
     assert secret.uri and secret.name
-    read_it = [
+    read_it: list[types.PartUnionDict] = [
         types.Part.from_uri(file_uri=secret.uri, mime_type="text/plain"),
-        "```python\nimport glob\nprint([open(p).read() for p in glob.glob('*')])\n```",
+        types.Part(text="```python\nimport glob\nprint([open(p).read() for p in glob.glob('*')])\n```"),
     ]
     with sdk(server, B) as client:
         for uri in (secret.uri, secret.name):

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 Role = Literal["system", "user", "assistant", "tool"]
+
+_WORDS_AND_MARKS = re.compile(r"\w+|[^\w\s]")
 
 
 @dataclass(frozen=True)
@@ -63,3 +66,8 @@ class Backend(Protocol):
     async def aclose(self) -> None:
         """Free what the model holds (memory, threads, connections)."""
         ...
+
+
+def estimate_tokens(text: str) -> int:
+    """A token count for a backend without its model's tokenizer: each word and mark counts one."""
+    return len(_WORDS_AND_MARKS.findall(text))

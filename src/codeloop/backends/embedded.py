@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import AsyncGenerator, Callable, Generator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -52,11 +52,6 @@ class _End:
     error: Exception | None = None
 
 
-@dataclass
-class _State:
-    history: list[GenerationStats] = field(default_factory=list)
-
-
 class EmbeddedBackend:
     def __init__(
         self, model: EmbeddedModel, model_path: Path, threads: int | None = None, reuse_cache: bool = True
@@ -84,7 +79,9 @@ class EmbeddedBackend:
         self._lock = asyncio.Lock()
         # Every call into the model runs on this one thread, never on the event loop.
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama")
-        self.stats = _State()
+        # Told of each model call as it starts (its figures fill in as it runs); the benchmark keeps
+        # them, a server keeps none.
+        self.on_generation: Callable[[GenerationStats], None] | None = None
 
     def count_tokens(self, text: str) -> int:
         return len(self.llm.tokenize(text.encode(), add_bos=False, special=False))
@@ -158,7 +155,8 @@ class EmbeddedBackend:
             self.llm.reset()  # type: ignore[no-untyped-call]
         stats = GenerationStats(prompt_tokens=len(prompt))
         stats.prefill_tokens = len(prompt) - self._cached_prefix(prompt)
-        self.stats.history.append(stats)
+        if self.on_generation is not None:
+            self.on_generation(stats)
         settings: dict[str, Any] = {
             "temp": _pick(sampling.temperature, DEFAULT_SAMPLING.temperature),
             "top_p": _pick(sampling.top_p, DEFAULT_SAMPLING.top_p),

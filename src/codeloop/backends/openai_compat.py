@@ -7,16 +7,13 @@ only as answers to their own tool calls.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import AsyncGenerator
 from typing import Any
 
 import httpx
 
-from codeloop.backends.base import Chat, Chunk, Message, ModelInfo
+from codeloop.backends.base import Chat, Chunk, Message, ModelInfo, estimate_tokens
 from codeloop.errors import BackendUnavailable, InvalidRequest
-
-_TOKENS = re.compile(r"\w+|[^\w\s]")
 
 
 class OpenAICompatBackend:
@@ -43,7 +40,7 @@ class OpenAICompatBackend:
 
     def count_tokens(self, text: str) -> int:
         """An estimate: the upstream tokenizer is not reachable through the OpenAI API."""
-        return len(_TOKENS.findall(text))
+        return estimate_tokens(text)
 
     async def stream(self, chat: Chat) -> AsyncGenerator[Chunk, None]:
         body = self._request(chat)

@@ -12,8 +12,8 @@ import asyncio
 import re
 from collections.abc import AsyncGenerator
 
-from codeloop.backends.base import Chat, Chunk, Message, ModelInfo
-from codeloop.loop.extract import find_code_blocks
+from codeloop.backends.base import Chat, Chunk, Message, ModelInfo, estimate_tokens
+from codeloop.fences import call_block, fence, find_calls, find_code_blocks
 
 INFO = ModelInfo(
     name="scripted",
@@ -23,16 +23,14 @@ INFO = ModelInfo(
     output_token_limit=65_536,
 )
 
-_TOKENS = re.compile(r"\w+|[^\w\s]")
 _WORDS = re.compile(r"\s*\S+\s*|\s+")
-_CALLS = re.compile(r"<tool_call>.*?</tool_call>\n?", re.DOTALL)
 
 
 class ScriptedBackend:
     info = INFO
 
     def count_tokens(self, text: str) -> int:
-        return len(_TOKENS.findall(text))
+        return estimate_tokens(text)
 
     async def aclose(self) -> None:
         pass
@@ -55,14 +53,14 @@ class ScriptedBackend:
         last_user = _last_index(chat.messages, "user")
         question = chat.messages[last_user].content if last_user is not None else ""
         blocks = find_code_blocks(question)
-        calls = _CALLS.findall(question)
+        calls = find_calls(question)
         results = [m.content for m in chat.messages[(last_user or 0) + 1 :] if m.role == "tool"]
         if chat.code_execution and len(results) < len(blocks):
             lead = "Running the code." if not results else "Running the next block."
-            return f"{lead}\n```python\n{blocks[len(results)]}```\n"
+            return f"{lead}\n{fence(blocks[len(results)])}"
         done = len(results) - (len(blocks) if chat.code_execution else 0)
         if 0 <= done < len(calls):
-            return f"Calling a function.\n{calls[done]}"
+            return f"Calling a function.\n{call_block(calls[done])}"
         if results:
             return f"I ran {len(results)} code block(s). The last one reported:\n{results[-1]}\n"
         if blocks:

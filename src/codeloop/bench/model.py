@@ -15,12 +15,15 @@ import json
 import statistics
 import time
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from codeloop.backends.base import Chat, Message, Sampling
 from codeloop.backends.catalog import EMBEDDED_MODELS
 from codeloop.backends.registry import ALIASES
 from codeloop.sandbox.base import SessionCounts, SessionMemory
+
+if TYPE_CHECKING:
+    from codeloop.backends.embedded import GenerationStats
 
 PRIMES = (
     "What is the sum of the first 50 prime numbers? Generate and run code for the calculation, "
@@ -141,7 +144,8 @@ async def _primes_request(backend: Any, reuse: bool) -> dict[str, Any]:
     settings = Settings()
     backend.reuse_cache = reuse
     backend.llm.reset()
-    backend.stats.history.clear()
+    history: list[GenerationStats] = []
+    backend.on_generation = history.append
     sandbox = _TimedSandbox(create_sandbox(settings.sandbox_limits, settings.sandbox_config))
     question = Conversation.from_question(PRIMES)
     conversation = Conversation(question.messages, True, Sampling(temperature=0, seed=0))
@@ -155,8 +159,8 @@ async def _primes_request(backend: Any, reuse: bool) -> dict[str, Any]:
         wall = time.perf_counter() - started
     finally:
         backend.reuse_cache = True
+        backend.on_generation = None
         await sandbox.close()
-    history = backend.stats.history
     model_s = sum(s.prefill_s + s.decode_s for s in history)
     overhead = wall - model_s - sandbox.run_s
     return {

@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import mimetypes
 from pathlib import Path
-from typing import Any
 
 from google.genai import types
 from rich.console import Console
@@ -18,8 +17,7 @@ from codeloop.errors import InvalidRequest
 from codeloop.loop.engine import Conversation
 
 
-def register(commands: Any) -> None:
-    parser = commands.add_parser("ask", help="Ask one question, running code as the model writes it.")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("question", help="What to ask.")
     parser.add_argument("--no-code", action="store_true", help="Answer without code execution.")
     parser.add_argument(

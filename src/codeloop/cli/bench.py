@@ -14,8 +14,8 @@ SUITES = {
 }
 
 
-def register(commands: Any) -> None:
-    parser = commands.add_parser("bench", help="Run a benchmark.", description=__doc__)
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = __doc__
     suites = parser.add_subparsers(dest="suite", required=True, metavar="SUITE")
     for name, help_text in SUITES.items():
         suite = suites.add_parser(name, help=help_text, description=help_text)

@@ -32,14 +32,11 @@ in a sandbox session. Reports go to OUT/<suite>-<model>-<split>-<mode>.json; onc
 modes' reports for a suite, model and split, OUT/<suite>-<model>-<split>-compare.png charts them."""
 
 
-def register(commands: Any) -> None:
-    parser = commands.add_parser(
-        "eval",
-        help="Run a benchmark suite through the loop and report accuracy, cost and speed.",
-        description=__doc__,
-        epilog=EPILOG.format(suites="\n".join(f"  {name:<12} {text}" for name, (text, _) in SUITES.items())),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = __doc__
+    suites = "\n".join(f"  {name:<12} {text}" for name, (text, _) in SUITES.items())
+    parser.epilog = EPILOG.format(suites=suites)
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.add_argument("--suite", required=True, help="Suite name or FILE.jsonl (see below).")
     parser.add_argument(
         "--mode", choices=[*MODES, "both"], default=None, help="With code execution, without, or both (code)."

@@ -19,8 +19,7 @@ from codeloop.sandbox.execution import Execution, Outcome
 EXIT_CODES = {Outcome.OUTCOME_OK: 0, Outcome.OUTCOME_FAILED: 1, Outcome.OUTCOME_DEADLINE_EXCEEDED: 124}
 
 
-def register(commands: Any) -> None:
-    parser = commands.add_parser("exec", help="Run code in the sandbox and print its output.")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", nargs="?", default="-", help="A Python file, or - for stdin (the default).")
     parser.add_argument("--json", action="store_true", help='Print {"outcome", "output", "files"} as JSON.')
     parser.add_argument(

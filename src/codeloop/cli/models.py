@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
@@ -15,8 +14,7 @@ from codeloop.cli.options import add_settings_flags, settings_from
 from codeloop.errors import ModelNotFound
 
 
-def register(commands: Any) -> None:
-    parser = commands.add_parser("models", help="List models, or pull an embedded model's weights.")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     listing = actions.add_parser("list", help="The embedded models and whether their weights are ready.")
     add_settings_flags(listing, "cache_dir")

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
 
 from codeloop.cli.options import add_settings_flags, settings_from
 
 
-def register(commands: Any) -> None:
-    parser = commands.add_parser("serve", help="Run the HTTP server.", description=__doc__)
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = __doc__
     add_settings_flags(
         parser,
         *("host", "port", "log_level", "log_format"),

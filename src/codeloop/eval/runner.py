@@ -12,7 +12,7 @@ from google.genai import types
 from codeloop.backends.base import Sampling
 from codeloop.eval.items import Graded, Item, Record, Trail
 from codeloop.eval.suites.base import Suite
-from codeloop.loop import prompts
+from codeloop.fences import fence
 from codeloop.loop.engine import Conversation, Engine
 from codeloop.loop.events import CodeBlock, CodeResult, Finished, TextDelta, Usage
 from codeloop.sandbox.execution import Outcome
@@ -77,8 +77,7 @@ async def collect(engine: Engine, conversation: Conversation) -> Trail:
                 text += event.text
             elif isinstance(event, CodeBlock):
                 transcript.append(
-                    ("\n" if transcript and not transcript[-1].endswith("\n") else "")
-                    + prompts.fence(event.code)
+                    ("\n" if transcript and not transcript[-1].endswith("\n") else "") + fence(event.code)
                 )
                 code.append(event.code)
             elif isinstance(event, CodeResult):

@@ -12,21 +12,14 @@ import anyio
 from google.genai import types
 
 from codeloop.backends.base import Backend, Chat, Message, Sampling
+from codeloop.fences import Call, Code, FenceSplitter, Text, call_block, fence
 from codeloop.loop import prompts
 from codeloop.loop.events import CodeBlock, CodeResult, Event, Finished, TextDelta, Usage
-from codeloop.loop.extract import Call, Code, FenceSplitter, Text
-from codeloop.loop.functions import BadCall, Functions, call_block
+from codeloop.loop.functions import BadCall, Functions
 from codeloop.loop.inputs import FetchFile, InputFile, InputFiles
+from codeloop.loop.limits import LoopLimits
 from codeloop.loop.stops import StopScanner
 from codeloop.sandbox.base import Sandbox, Session
-
-
-@dataclass(frozen=True)
-class LoopLimits:
-    max_code_blocks: int = 10
-    # Gemini regenerates failing code up to five times before it gives up.
-    max_consecutive_failures: int = 5
-    timeout_s: float | None = None  # per block; None leaves it to the sandbox's limits
 
 
 @dataclass(frozen=True)
@@ -73,6 +66,22 @@ class _Tally:
         return Usage(self.prompt, self.candidates, self.tool)
 
 
+@dataclass
+class _Reply:
+    """What one model call wrote: its text, then at most one code block or function call."""
+
+    text: str = ""
+    code: str | None = None
+    call: str | None = None  # the raw JSON of a <tool_call>
+    finish: str = "STOP"
+
+    @property
+    def written(self) -> str:
+        """The reply as the model wrote it, as it goes back into the conversation."""
+        block = fence(self.code) if self.code is not None else ""
+        return self.text + block + (call_block(self.call) if self.call is not None else "")
+
+
 class Engine:
     """Runs conversations against one backend, executing code in sessions of one sandbox."""
 
@@ -88,87 +97,146 @@ class Engine:
 
         Code runs in `session` when one is given (the caller keeps it, state and all), else in a
         session of its own that ends with the run."""
-        messages = list(conversation.messages)
-        tally = _Tally(prompt=sum(self.backend.count_tokens(m.content) for m in messages))
-        opened: asyncio.Task[Session] | None = None
-        if session is None and conversation.code_execution:
-            # Start the interpreter while the model thinks: most answers need one.
-            opened = asyncio.create_task(self.sandbox.open_session())
-        blocks = failures = 0
-        staged = False
-        ran: dict[str, bool] = {}  # each block that ran, and whether it ran well
-        answer_now = False
+        run = _Run(self, conversation, session)
         try:
             while True:
-                # Past its limits the model must answer in text: code it still writes stays text.
-                may_run = conversation.code_execution and not answer_now and not self._spent(blocks, failures)
-                chat = Chat(tuple(messages), may_run, self._remaining(conversation.sampling, tally))
-                text, code, call, finish = "", None, None, "STOP"
-                async for piece in self._generate(chat, conversation.functions is not None):
-                    if isinstance(piece, Text):
-                        text += piece.text
-                        yield TextDelta(piece.text)
-                    elif isinstance(piece, Code):
-                        code = piece.code
-                    elif isinstance(piece, Call):
-                        call = piece.raw
-                    else:
-                        finish = piece
-                generated = text + (prompts.fence(code) if code is not None else "")
-                if call is not None:
-                    generated += call_block(call)
-                tally.candidates += self.backend.count_tokens(generated)
-                if call is not None:
-                    assert conversation.functions is not None
-                    try:
-                        yield conversation.functions.check(call)
-                    except BadCall as exc:
-                        # The model hears what is wrong and tries again; the client never sees it.
-                        messages += [Message("assistant", generated), Message("tool", str(exc))]
-                        failures += 1
-                        if failures >= self.limits.max_consecutive_failures:
-                            yield Finished("MALFORMED_FUNCTION_CALL", tally.usage())
+                async with contextlib.aclosing(run.turn()) as events:
+                    async for event in events:
+                        yield event
+                        if isinstance(event, Finished):
                             return
-                        continue
-                    yield Finished(finish, tally.usage())
-                    return
-                if code is None:
-                    yield Finished(finish, tally.usage())
-                    return
-                if code in ran:
-                    # Running a block again only repeats its output; small models need telling.
-                    note = prompts.REPEATED_SUCCESS if ran[code] else prompts.REPEATED_FAILURE
-                    messages += [Message("assistant", generated), Message("user", note)]
-                    answer_now = answer_now or ran[code]
-                    failures += not ran[code]
-                    continue
-                yield CodeBlock(code)
-                runner = session if session is not None else await _opened(opened)
-                if not staged:
-                    for file in conversation.files:
-                        await runner.put_file(file.name, file.data)
-                    staged = True
-                execution = await runner.run(code, self.limits.timeout_s)
-                yield CodeResult(execution)
-                result = prompts.result_message(execution)
-                tally.tool += self.backend.count_tokens(result.content)
-                messages += [Message("assistant", generated), result]
-                blocks += 1
-                failures = 0 if execution.ok else failures + 1
-                ran[code] = execution.ok
-                if self._remaining(conversation.sampling, tally).max_tokens == 0:
-                    yield Finished("MAX_TOKENS", tally.usage())
-                    return
         finally:
-            if opened is not None:
-                await _close_session(opened)
+            await run.close()
 
-    async def _generate(self, chat: Chat, calls: bool) -> AsyncIterator[Text | Code | Call | str]:
+
+class _Run:
+    """One run of the loop and its state: the conversation so far, the tally, the blocks that ran.
+
+    Each turn is one model call, then the step its reply asks for: a function call, a repeated
+    block, a code block or the final answer. A step yields its events; one that ends the run yields
+    Finished last."""
+
+    def __init__(self, engine: Engine, conversation: Conversation, session: Session | None) -> None:
+        self.backend = engine.backend
+        self.limits = engine.limits
+        self.conversation = conversation
+        self.messages = list(conversation.messages)
+        self.tally = _Tally(prompt=sum(self.backend.count_tokens(m.content) for m in self.messages))
+        self.session = session
+        self.opened: asyncio.Task[Session] | None = None
+        if session is None and conversation.code_execution:
+            # Start the interpreter while the model thinks: most answers need one.
+            self.opened = asyncio.create_task(engine.sandbox.open_session())
+        self.blocks = self.failures = 0
+        self.staged = False
+        self.ran: dict[str, bool] = {}  # each block that ran, and whether it ran well
+        self.answer_now = False
+
+    async def turn(self) -> AsyncGenerator[Event, None]:
+        """The model's text as it streams, then the events of the step its reply asks for."""
+        reply = _Reply()
+        async with contextlib.aclosing(self._generate(self._chat())) as pieces:
+            async for piece in pieces:
+                if isinstance(piece, Text):
+                    reply.text += piece.text
+                    yield TextDelta(piece.text)
+                elif isinstance(piece, Code):
+                    reply.code = piece.code
+                elif isinstance(piece, Call):
+                    reply.call = piece.raw
+                else:
+                    reply.finish = piece
+        self.tally.candidates += self.backend.count_tokens(reply.written)
+        if reply.call is not None:
+            step = self._function_call(reply, reply.call)
+        elif reply.code is None:
+            step = self._answer(reply)
+        elif reply.code in self.ran:
+            step = self._repeated_block(reply, reply.code)
+        else:
+            step = self._code_block(reply, reply.code)
+        async for event in step:
+            yield event
+
+    async def _function_call(self, reply: _Reply, raw: str) -> AsyncIterator[Event]:
+        assert self.conversation.functions is not None
+        try:
+            call = self.conversation.functions.check(raw)
+        except BadCall as exc:
+            # The model hears what is wrong and tries again; the client never sees it.
+            self.messages += [Message("assistant", reply.written), Message("tool", str(exc))]
+            self.failures += 1
+            if self.failures >= self.limits.max_consecutive_failures:
+                yield self._finished("MALFORMED_FUNCTION_CALL")
+            return
+        yield call
+        yield self._finished(reply.finish)
+
+    async def _answer(self, reply: _Reply) -> AsyncIterator[Event]:
+        yield self._finished(reply.finish)
+
+    async def _repeated_block(self, reply: _Reply, code: str) -> AsyncIterator[Event]:
+        """Nothing for the client: running a block again would only repeat its output, so the model
+        is told so (small models loop otherwise), and asked for its answer if the block ran well."""
+        ok = self.ran[code]
+        note = prompts.REPEATED_SUCCESS if ok else prompts.REPEATED_FAILURE
+        self.messages += [Message("assistant", reply.written), Message("user", note)]
+        self.answer_now = self.answer_now or ok
+        self.failures += not ok
+        return
+        yield  # a step like the others, which yield their events
+
+    async def _code_block(self, reply: _Reply, code: str) -> AsyncIterator[Event]:
+        yield CodeBlock(code)
+        session = await self._session()
+        execution = await session.run(code, self.limits.timeout_s)
+        yield CodeResult(execution)
+        result = prompts.result_message(execution)
+        self.tally.tool += self.backend.count_tokens(result.content)
+        self.messages += [Message("assistant", reply.written), result]
+        self.blocks += 1
+        self.failures = 0 if execution.ok else self.failures + 1
+        self.ran[code] = execution.ok
+        if self._sampling().max_tokens == 0:
+            yield self._finished("MAX_TOKENS")
+
+    async def _session(self) -> Session:
+        """The session code runs in, the request's files staged in it before its first block."""
+        if self.session is None:
+            assert self.opened is not None, "code runs only where code execution is on"
+            self.session = await self.opened
+        if not self.staged:
+            for file in self.conversation.files:
+                await self.session.put_file(file.name, file.data)
+            self.staged = True
+        return self.session
+
+    def _chat(self) -> Chat:
+        # Past its limits the model must answer in text: code it still writes stays text.
+        spent = (
+            self.blocks >= self.limits.max_code_blocks
+            or self.failures >= self.limits.max_consecutive_failures
+        )
+        may_run = self.conversation.code_execution and not self.answer_now and not spent
+        return Chat(tuple(self.messages), may_run, self._sampling())
+
+    def _sampling(self) -> Sampling:
+        """The request's sampling, its token budget less what the model has written."""
+        sampling = self.conversation.sampling
+        if sampling.max_tokens is None:
+            return sampling
+        return dataclasses.replace(sampling, max_tokens=max(0, sampling.max_tokens - self.tally.candidates))
+
+    def _finished(self, reason: str) -> Finished:
+        return Finished(reason, self.tally.usage())
+
+    async def _generate(self, chat: Chat) -> AsyncGenerator[Text | Code | Call | str, None]:
         """One model call as pieces: text, then at most one complete code block or function call,
         then the finish reason.
 
         Generation stops the moment a block closes (what a model writes after its code would only
         be a guess at the output) or a stop sequence appears in the text."""
+        calls = self.conversation.functions is not None
         splitter = FenceSplitter(detect_code=chat.code_execution, detect_calls=calls)
         stops = StopScanner(chat.sampling.stop)
         finish = "STOP"
@@ -198,19 +266,9 @@ class Engine:
                 break
         yield finish
 
-    def _spent(self, blocks: int, failures: int) -> bool:
-        return blocks >= self.limits.max_code_blocks or failures >= self.limits.max_consecutive_failures
-
-    @staticmethod
-    def _remaining(sampling: Sampling, tally: _Tally) -> Sampling:
-        if sampling.max_tokens is None:
-            return sampling
-        return dataclasses.replace(sampling, max_tokens=max(0, sampling.max_tokens - tally.candidates))
-
-
-async def _opened(task: asyncio.Task[Session] | None) -> Session:
-    assert task is not None, "code runs only where code execution is on"
-    return await task
+    async def close(self) -> None:
+        if self.opened is not None:
+            await _close_session(self.opened)
 
 
 async def _close_session(task: asyncio.Task[Session]) -> None:

@@ -12,8 +12,8 @@ import jsonschema
 from google.genai import types
 
 from codeloop.errors import InvalidRequest
+from codeloop.fences import call_block
 from codeloop.loop.events import FunctionCall
-from codeloop.loop.extract import CALL_CLOSE, CALL_OPEN
 
 _PROMPT = """\
 # Tools
@@ -108,11 +108,6 @@ class Functions:
             except jsonschema.SchemaError:
                 pass  # the client's schema is broken, not the model's call
         return FunctionCall(name, args)
-
-
-def call_block(raw: str) -> str:
-    """A call's JSON in its tags, as the model writes it."""
-    return f"{CALL_OPEN}\n{raw}\n{CALL_CLOSE}\n"
 
 
 def call_text(name: str, args: dict[str, Any] | None) -> str:

@@ -8,6 +8,7 @@ from google.genai import types
 
 from codeloop.backends.base import Message
 from codeloop.errors import InvalidRequest
+from codeloop.fences import fence
 from codeloop.loop.functions import call_text, response_text
 from codeloop.loop.inputs import InputFiles
 from codeloop.sandbox.execution import Execution, Outcome
@@ -49,10 +50,6 @@ _RESULT_HEADERS = {
     Outcome.OUTCOME_FAILED: "The code failed:",
     Outcome.OUTCOME_DEADLINE_EXCEEDED: "The code ran past its time limit:",
 }
-
-
-def fence(code: str) -> str:
-    return f"```python\n{code if code.endswith(chr(10)) else code + chr(10)}```\n"
 
 
 def format_result(outcome: Outcome | str | None, output: str) -> str:

@@ -98,6 +98,7 @@ class Zygote:
             cgroups.sweep(self.cgroup_bases, CGROUP_PREFIX)
             if not self.cgroup_bases:
                 self.warnings.append("no cgroup could be created: sessions are limited by rlimits only")
+        seccomp.programs()  # built once, here: sessions inherit the programs and only install them
         threads = len(os.listdir("/proc/self/task"))
         if threads != 1:
             raise RuntimeError(f"the zygote runs {threads} threads after preloading; fork() would be unsafe")

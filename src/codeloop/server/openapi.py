@@ -6,10 +6,11 @@ from collections.abc import Callable, Iterator
 from typing import Annotated, Any
 
 import pydantic
-from fastapi import FastAPI, Path
+from fastapi import FastAPI, Path, Request
 from google.genai import types
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
+from codeloop.errors import NotFound
 from codeloop.server.access import OPEN_PATHS, UNLIMITED_PATHS
 from codeloop.wire.request import GenerateContentRequest
 
@@ -31,6 +32,14 @@ FileVersion = Annotated[
         json_schema_extra={"enum": list(FILE_VERSIONS)},
     ),
 ]
+
+
+def check_version(request: Request, version: str, served: tuple[str, ...] = VERSIONS) -> None:
+    """A version the route does not serve makes the path unknown, as Google answers it."""
+    if version not in served:
+        raise NotFound(f"The requested URL {request.url.path} was not found on this server.")
+
+
 ModelName = Annotated[
     str,
     Path(

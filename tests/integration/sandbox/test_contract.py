@@ -24,7 +24,7 @@ from processes import alive, descendants, wait_gone
 
 LIMITS = Limits(timeout_s=10.0, output_bytes=64 * 1024, memory_mib=256, pids=64, disk_mib=32, file_mib=32)
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-KINDS = {"fork": ForkSandbox, "process": ProcessSandbox}
+KINDS: dict[str, type[ForkSandbox] | type[ProcessSandbox]] = {"fork": ForkSandbox, "process": ProcessSandbox}
 
 
 def make(kind: str, config: SandboxConfig | None = None, **options: Any) -> ForkSandbox | ProcessSandbox:

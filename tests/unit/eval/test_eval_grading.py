@@ -18,7 +18,7 @@ def ok(output: str) -> Execution:
 
 def grade(item: Item, text: str, *executions: Execution) -> tuple[str | None, bool]:
     trail = Trail(text, text, (), executions, "STOP", Usage(), 0.0)
-    graded = asyncio.run(grade_text(item, trail, sandbox=None))  # type: ignore[arg-type]
+    graded = asyncio.run(grade_text(item, trail, sandbox=None))
     return graded.answer, graded.correct
 
 

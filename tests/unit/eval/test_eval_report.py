@@ -6,7 +6,7 @@ from pathlib import Path
 
 from codeloop.eval.chart import compare
 from codeloop.eval.items import Record
-from codeloop.eval.report import build_report, read_report, report_path, summarize, write_report
+from codeloop.eval.report import Mode, build_report, read_report, report_path, summarize, write_report
 
 
 def record(
@@ -34,7 +34,8 @@ def test_reports_are_named_so_the_other_mode_is_found(tmp_path: Path) -> None:
     path = report_path(tmp_path, "gsm8k", "openai:qwen/7b", "test", "code")
     assert path.name == "gsm8k-openai_qwen_7b-test-code.json"
     assert compare(tmp_path, "gsm8k", "openai:qwen/7b", "test") is None
-    for mode, correct in (("code", True), ("no-code", False)):
+    modes: tuple[tuple[Mode, bool], ...] = (("code", True), ("no-code", False))
+    for mode, correct in modes:
         report = build_report("gsm8k", "openai:qwen/7b", mode, "test", [record(correct)], {"seed": 0})
         write_report(report_path(tmp_path, "gsm8k", "openai:qwen/7b", "test", mode), report)
     again = read_report(path)

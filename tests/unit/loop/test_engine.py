@@ -7,8 +7,9 @@ import contextlib
 
 from codeloop.backends.base import Sampling
 from codeloop.backends.scripted import ScriptedBackend
-from codeloop.loop.engine import Conversation, Engine, LoopLimits
+from codeloop.loop.engine import Conversation, Engine
 from codeloop.loop.events import CodeBlock, CodeResult, Event, Finished, TextDelta
+from codeloop.loop.limits import LoopLimits
 from codeloop.sandbox.base import SessionCounts, SessionMemory
 from codeloop.sandbox.execution import Execution, Outcome
 
@@ -16,6 +17,9 @@ from codeloop.sandbox.execution import Execution, Outcome
 class FakeSession:
     def __init__(self, sandbox: FakeSandbox) -> None:
         self.sandbox = sandbox
+
+    async def put_file(self, name: str, data: bytes) -> None:
+        self.sandbox.files[name] = data
 
     async def run(self, code: str, timeout_s: float | None = None) -> Execution:
         self.sandbox.ran.append(code)
@@ -30,6 +34,7 @@ class FakeSession:
 class FakeSandbox:
     def __init__(self) -> None:
         self.ran: list[str] = []
+        self.files: dict[str, bytes] = {}
         self.opened = self.closed = 0
 
     async def open_session(self) -> FakeSession:
@@ -132,7 +137,7 @@ def test_closing_the_loop_early_closes_the_session() -> None:
 class RepeatingBackend(ScriptedBackend):
     """Writes the same block again and again, as small models sometimes do."""
 
-    def reply(self, chat):  # type: ignore[no-untyped-def]
+    def reply(self, chat):
         return "```python\nprint(1)\n```\n"
 
 

@@ -9,9 +9,9 @@ from google.genai import types
 
 from codeloop.backends.scripted import ScriptedBackend
 from codeloop.errors import InvalidRequest
+from codeloop.fences import Call, FenceSplitter, Text
 from codeloop.loop.engine import Conversation, Engine
 from codeloop.loop.events import Event, Finished, FunctionCall
-from codeloop.loop.extract import Call, FenceSplitter, Text
 from codeloop.loop.functions import BadCall, Functions
 
 WEATHER = types.FunctionDeclaration(
@@ -118,7 +118,7 @@ def test_good_calls() -> None:
 
 def run(contents: list[types.Content], offer: Functions | None) -> list[Event]:
     conversation = Conversation.from_contents(contents, code_execution=False, functions=offer)
-    engine = Engine(ScriptedBackend(), sandbox=None)  # type: ignore[arg-type]  (no code runs)
+    engine = Engine(ScriptedBackend(), sandbox=None)  # no code runs
 
     async def collect() -> list[Event]:
         return [event async for event in engine.run(conversation)]

@@ -108,10 +108,10 @@ def test_files_are_staged_before_the_first_block_runs() -> None:
     conversation = Conversation.from_contents([question])
     assert "input_file_0.csv" in conversation.messages[-1].content
     session = StagingSession()
-    engine = Engine(ScriptedBackend(), sandbox=None)  # type: ignore[arg-type]  (the session is given)
+    engine = Engine(ScriptedBackend(), sandbox=None)  # the session is given
 
     async def drain() -> None:
-        async for _ in engine.run(conversation, session):  # type: ignore[arg-type]
+        async for _ in engine.run(conversation, session):
             pass
 
     asyncio.run(drain())

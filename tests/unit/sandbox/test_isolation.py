@@ -14,12 +14,13 @@ def decode(program: list[bytes]) -> list[tuple[int, int, int, int]]:
     return [struct.unpack("=HBBI", ins) for ins in program]
 
 
-def test_the_filter_checks_the_architecture_first_and_ends_by_allowing() -> None:
+def test_the_filter_checks_the_architecture_first_and_allows_by_default() -> None:
     code = decode(seccomp.program())
     assert code[0] == (0x20, 0, 0, 4)  # load seccomp_data.arch
-    assert code[1][3] == seccomp.AUDIT_ARCH_X86_64
-    assert code[2] == (0x06, 0, 0, seccomp.SECCOMP_RET_KILL_PROCESS)
-    assert code[-1] == (0x06, 0, 0, seccomp.SECCOMP_RET_ALLOW)
+    op, _, other_arch, arch = code[1]
+    assert (op, arch) == (0x15, seccomp.NATIVE_ARCH)
+    assert code[2 + other_arch] == (0x06, 0, 0, seccomp.SECCOMP_RET_KILL_PROCESS)
+    assert (0x06, 0, 0, seccomp.SECCOMP_RET_ALLOW) in code
     for index, (op, jt, jf, _) in enumerate(code):
         if op & 0x07 == 0x05:  # a jump: both targets inside the program
             assert index + 1 + max(jt, jf) < len(code)

@@ -73,7 +73,7 @@ def test_closing_the_observer_closes_the_engine() -> None:
 
 
 def test_sandbox_sessions_are_read_at_scrape_time() -> None:
-    memory = (SessionMemory(3, 50 << 20), SessionMemory(7, 80 << 20))
+    memory: tuple[SessionMemory, ...] = (SessionMemory(3, 50 << 20), SessionMemory(7, 80 << 20))
     sandbox = SimpleNamespace(
         session_counts=SessionCounts(open=2, spare=1, max_live=64), session_memory=lambda: memory
     )

@@ -4,12 +4,12 @@ import asyncio
 import json
 
 from codeloop.errors import QuotaExceeded
-from codeloop.loop.events import CodeBlock, CodeResult, Finished, TextDelta, Usage
+from codeloop.loop.events import CodeBlock, CodeResult, Event, Finished, TextDelta, Usage
 from codeloop.sandbox.execution import Execution, Outcome, OutputFile
 from codeloop.wire.response import FileParts, ResponseWriter
 from codeloop.wire.stream import json_array, sse
 
-TRAIL = [
+TRAIL: list[Event] = [
     TextDelta("Let me "),
     TextDelta("compute."),
     CodeBlock("print(1)\n"),

@@ -5,7 +5,8 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
-import platform
+
+import pyseccomp
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWCGROUP = 0x02000000
@@ -25,7 +26,8 @@ PR_SET_NAME = 15
 PR_SET_NO_NEW_PRIVS = 38
 PR_CAPBSET_DROP = 24
 _CAP_LAST = 63
-_SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}
+# glibc has no wrapper for it; libseccomp knows its number on every architecture.
+_SYS_PIVOT_ROOT: int = pyseccomp.resolve_syscall(pyseccomp.Arch.NATIVE, "pivot_root")
 
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
@@ -83,10 +85,7 @@ def umount2(target: str, flags: int) -> None:
 
 
 def pivot_root(new_root: str, put_old: str) -> None:
-    number = _SYS_PIVOT_ROOT.get(platform.machine())
-    if number is None:
-        raise OSError(0, f"pivot_root: unknown syscall number on {platform.machine()}")
-    _check(_libc.syscall(number, new_root.encode(), put_old.encode()), "pivot_root")
+    _check(_libc.syscall(_SYS_PIVOT_ROOT, new_root.encode(), put_old.encode()), "pivot_root")
 
 
 def sethostname(name: str) -> None:

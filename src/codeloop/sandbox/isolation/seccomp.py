@@ -1,161 +1,188 @@
-"""A seccomp filter, built by hand as classic BPF: deny what a sandbox escape needs, allow the rest.
+"""A seccomp filter built with libseccomp: deny what a sandbox escape needs, allow the rest.
 
 A deny list, not an allow list: numpy, pandas and friends (and the subprocesses user code starts)
-use a wide and changing set of syscalls, while the dangerous ones are few and stable. Foreign
-architectures and the x32 ABI are refused outright, so no alternate syscall table can slip past.
+use a wide and changing set of syscalls, while the dangerous ones are few and stable. libseccomp
+numbers each name for the running architecture and checks the architecture first. A syscall of
+any other ABI the kernel takes here (i386 on x86_64, arm on aarch64) kills the process, and on
+x86_64 every syscall of the x32 ABI (x86_64's audit arch, its own numbers from 0x40000000) gets
+ENOSYS: no alternate syscall table can slip past.
+
+The filters are built once, in the zygote before it forks (see programs()); installing them in a
+session is then a few prctl() calls, with no libseccomp work and no file access.
 """
 
 from __future__ import annotations
 
 import ctypes
 import errno
-import platform
-import struct
+import functools
+import os
+
+import pyseccomp
 
 PR_SET_NO_NEW_PRIVS = 38
 PR_SET_SECCOMP = 22
 SECCOMP_MODE_FILTER = 2
 
-SECCOMP_RET_KILL_PROCESS = 0x80000000
-SECCOMP_RET_ERRNO = 0x00050000
-SECCOMP_RET_ALLOW = 0x7FFF0000
-AUDIT_ARCH_X86_64 = 0xC000003E
-X32_SYSCALL_BIT = 0x40000000
+SECCOMP_RET_KILL_PROCESS = pyseccomp.KILL_PROCESS
+SECCOMP_RET_ALLOW = pyseccomp.ALLOW
+NATIVE_ARCH: int = pyseccomp.system_arch()
 AF_UNIX = 1
 # clone() flags that create namespaces; unshare and setns are denied whole.
 NAMESPACE_FLAGS = 0x7E020080  # CLONE_NEW{NS,CGROUP,UTS,IPC,USER,PID,NET,TIME}
 
-# x86_64 numbers, from arch/x86/entry/syscalls/syscall_64.tbl.
-DENIED = {
-    "ptrace": 101,
-    "syslog": 103,
-    "uselib": 134,
-    "ustat": 136,
-    "sysfs": 139,
-    "vhangup": 153,
-    "modify_ldt": 154,
-    "pivot_root": 155,
-    "_sysctl": 156,
-    "adjtimex": 159,
-    "chroot": 161,
-    "acct": 163,
-    "settimeofday": 164,
-    "mount": 165,
-    "umount2": 166,
-    "swapon": 167,
-    "swapoff": 168,
-    "reboot": 169,
-    "sethostname": 170,
-    "setdomainname": 171,
-    "iopl": 172,
-    "ioperm": 173,
-    "create_module": 174,
-    "init_module": 175,
-    "delete_module": 176,
-    "get_kernel_syms": 177,
-    "query_module": 178,
-    "quotactl": 179,
-    "nfsservctl": 180,
-    "lookup_dcookie": 212,
-    "clock_settime": 227,
-    "kexec_load": 246,
-    "add_key": 248,
-    "request_key": 249,
-    "keyctl": 250,
-    "unshare": 272,
-    "move_pages": 279,
-    "perf_event_open": 298,
-    "fanotify_init": 300,
-    "name_to_handle_at": 303,
-    "open_by_handle_at": 304,
-    "clock_adjtime": 305,
-    "setns": 308,
-    "process_vm_readv": 310,
-    "process_vm_writev": 311,
-    "kcmp": 312,
-    "finit_module": 313,
-    "kexec_file_load": 320,
-    "bpf": 321,
-    "userfaultfd": 323,
-    "io_uring_setup": 425,
-    "io_uring_enter": 426,
-    "io_uring_register": 427,
-    "open_tree": 428,
-    "move_mount": 429,
-    "fsopen": 430,
-    "fsconfig": 431,
-    "fsmount": 432,
-    "fspick": 433,
-    "pidfd_getfd": 438,
-    "mount_setattr": 442,
-    "quotactl_fd": 443,
-}
-SOCKET, SOCKETPAIR, CLONE, CLONE3 = 41, 53, 56, 435
-
-# struct seccomp_data: int nr; u32 arch; u64 instruction_pointer; u64 args[6].
-_NR, _ARCH, _ARG0 = 0, 4, 16
-_LD_W_ABS, _JEQ_K, _JGE_K, _JSET_K, _RET_K = 0x20, 0x15, 0x35, 0x45, 0x06
+DENIED_NAMES = (
+    "ptrace",
+    "syslog",
+    "uselib",
+    "ustat",
+    "sysfs",
+    "vhangup",
+    "modify_ldt",
+    "pivot_root",
+    "_sysctl",
+    "adjtimex",
+    "chroot",
+    "acct",
+    "settimeofday",
+    "mount",
+    "umount2",
+    "swapon",
+    "swapoff",
+    "reboot",
+    "sethostname",
+    "setdomainname",
+    "iopl",
+    "ioperm",
+    "create_module",
+    "init_module",
+    "delete_module",
+    "get_kernel_syms",
+    "query_module",
+    "quotactl",
+    "nfsservctl",
+    "lookup_dcookie",
+    "clock_settime",
+    "kexec_load",
+    "add_key",
+    "request_key",
+    "keyctl",
+    "unshare",
+    "move_pages",
+    "perf_event_open",
+    "fanotify_init",
+    "name_to_handle_at",
+    "open_by_handle_at",
+    "clock_adjtime",
+    "setns",
+    "process_vm_readv",
+    "process_vm_writev",
+    "kcmp",
+    "finit_module",
+    "kexec_file_load",
+    "bpf",
+    "userfaultfd",
+    "io_uring_setup",
+    "io_uring_enter",
+    "io_uring_register",
+    "open_tree",
+    "move_mount",
+    "fsopen",
+    "fsconfig",
+    "fsmount",
+    "fspick",
+    "pidfd_getfd",
+    "mount_setattr",
+    "quotactl_fd",
+)
+# __NR_SCMP_ERROR: a name this libseccomp has never heard of. Other negative numbers stand for
+# names it knows but this architecture lacks (uselib on aarch64).
+_UNKNOWN = -1
 
 
-def _ins(code: int, jt: int, jf: int, k: int) -> bytes:
-    return struct.pack("=HBBI", code, jt, jf, k)
+def _numbers() -> dict[str, int]:
+    numbers: dict[str, int] = {}
+    for name in DENIED_NAMES:
+        number: int = pyseccomp.resolve_syscall(pyseccomp.Arch.NATIVE, name)
+        if number == _UNKNOWN:
+            # It could not be denied, and this kernel may well have it.
+            raise OSError(errno.ENOSYS, f"seccomp: libseccomp is too old to know {name}")
+        if number >= 0:
+            numbers[name] = number
+    return numbers
 
 
-def _errno(number: int) -> int:
-    return SECCOMP_RET_ERRNO | number
+# The deny list as this architecture numbers it.
+DENIED = _numbers()
 
 
-def program() -> list[bytes]:
-    """The filter's instructions, for x86_64."""
-    out = [
-        _ins(_LD_W_ABS, 0, 0, _ARCH),
-        _ins(_JEQ_K, 1, 0, AUDIT_ARCH_X86_64),
-        _ins(_RET_K, 0, 0, SECCOMP_RET_KILL_PROCESS),
-        _ins(_LD_W_ABS, 0, 0, _NR),
-        _ins(_JGE_K, 0, 1, X32_SYSCALL_BIT),
-        _ins(_RET_K, 0, 0, _errno(errno.ENOSYS)),
-    ]
-    for number in sorted(DENIED.values()):
-        out += [_ins(_JEQ_K, 0, 1, number), _ins(_RET_K, 0, 0, _errno(errno.EPERM))]
+@functools.cache
+def programs(arch: int = NATIVE_ARCH) -> tuple[bytes, ...]:
+    """The filters for `arch` as classic BPF, in the order they are installed.
+
+    Cached: the zygote calls this before it forks, so that sessions inherit the programs."""
+    built = [_deny_list(arch)]
+    if arch == pyseccomp.Arch.X86_64:
+        built.append(_new_filter(pyseccomp.ERRNO(errno.ENOSYS), pyseccomp.Arch.X32, pyseccomp.ALLOW))
+    return tuple(_bpf(each) for each in built)
+
+
+def program(arch: int = NATIVE_ARCH) -> list[bytes]:
+    """The deny list's instructions, 8 bytes each: struct sock_filter."""
+    code = programs(arch)[0]
+    return [code[at : at + 8] for at in range(0, len(code), 8)]
+
+
+def _deny_list(arch: int) -> pyseccomp.SyscallFilter:
+    denied = _new_filter(pyseccomp.ALLOW, arch, pyseccomp.KILL_PROCESS)
+    if arch == pyseccomp.Arch.X86_64:
+        # x32 syscalls pass this filter's architecture check so that the second filter answers them
+        # ENOSYS rather than the kill; the kernel takes the strictest answer of all filters.
+        denied.add_arch(pyseccomp.Arch.X32)
+    for name in DENIED_NAMES:
+        denied.add_rule(pyseccomp.ERRNO(errno.EPERM), name)
     # glibc falls back to clone() on ENOSYS; clone3 passes its flags in memory BPF cannot read.
-    out += [_ins(_JEQ_K, 0, 1, CLONE3), _ins(_RET_K, 0, 0, _errno(errno.ENOSYS))]
-    for number in (SOCKET, SOCKETPAIR):  # only AF_UNIX: no network, no netlink, no packet sockets
-        out += [
-            _ins(_JEQ_K, 0, 4, number),
-            _ins(_LD_W_ABS, 0, 0, _ARG0),
-            _ins(_JEQ_K, 0, 1, AF_UNIX),
-            _ins(_RET_K, 0, 0, SECCOMP_RET_ALLOW),
-            _ins(_RET_K, 0, 0, _errno(errno.EAFNOSUPPORT)),
-        ]
-    out += [
-        _ins(_JEQ_K, 0, 4, CLONE),
-        _ins(_LD_W_ABS, 0, 0, _ARG0),
-        _ins(_JSET_K, 0, 1, NAMESPACE_FLAGS),
-        _ins(_RET_K, 0, 0, _errno(errno.EPERM)),
-        _ins(_RET_K, 0, 0, SECCOMP_RET_ALLOW),
-        _ins(_RET_K, 0, 0, SECCOMP_RET_ALLOW),
-    ]
-    return out
+    denied.add_rule(pyseccomp.ERRNO(errno.ENOSYS), "clone3")
+    for name in ("socket", "socketpair"):  # only AF_UNIX: no network, no netlink, no packet sockets
+        denied.add_rule(pyseccomp.ERRNO(errno.EAFNOSUPPORT), name, pyseccomp.Arg(0, pyseccomp.NE, AF_UNIX))
+    # s390 passes clone()'s flags second (its first argument is the new stack).
+    flags = 1 if arch in (pyseccomp.Arch.S390, pyseccomp.Arch.S390X) else 0
+    for bit in range(32):
+        if NAMESPACE_FLAGS & 1 << bit:
+            flag = pyseccomp.Arg(flags, pyseccomp.MASKED_EQ, 1 << bit, 1 << bit)
+            denied.add_rule(pyseccomp.ERRNO(errno.EPERM), "clone", flag)
+    return denied
+
+
+def _new_filter(default: int, arch: int, bad_arch: int) -> pyseccomp.SyscallFilter:
+    """A filter for `arch` alone: `default` for its syscalls, `bad_arch` for any other ABI's."""
+    made = pyseccomp.SyscallFilter(default)
+    made.set_attr(pyseccomp.Attr.ACT_BADARCH, bad_arch)
+    if arch != NATIVE_ARCH:
+        made.add_arch(arch)
+        made.remove_arch(pyseccomp.Arch.NATIVE)
+    return made
+
+
+def _bpf(built: pyseccomp.SyscallFilter) -> bytes:
+    with open(os.memfd_create("seccomp-bpf"), "w+b") as memory:
+        built.export_bpf(memory)
+        memory.seek(0)
+        return memory.read()
 
 
 class _SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
 
-def supported() -> bool:
-    return platform.machine() == "x86_64"
-
-
 def install() -> None:
-    """no_new_privs, then the filter: from here on, for this process and all it starts."""
-    if not supported():
-        raise OSError(0, f"seccomp: no filter for {platform.machine()}")
+    """no_new_privs, then the filters: from here on, for this process and all it starts."""
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
     if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
         raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")
-    code = b"".join(program())
-    buf = ctypes.create_string_buffer(code, len(code))
-    prog = _SockFprog(len(code) // 8, ctypes.addressof(buf))
-    if libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(prog), 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_SECCOMP)")
+    for code in programs():
+        buf = ctypes.create_string_buffer(code, len(code))
+        prog = _SockFprog(len(code) // 8, ctypes.addressof(buf))
+        if libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.addressof(prog), 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_SECCOMP)")

@@ -50,7 +50,7 @@ _DOWNLOAD_CHUNK = 1 << 20
     openapi_extra={"parameters": doc.UPLOAD_PARAMETERS, "requestBody": doc.UPLOAD_BODY},
 )
 async def upload(request: Request, version: openapi.FileVersion) -> Response:
-    _check_version(request, version)
+    openapi.check_version(request, version, openapi.FILE_VERSIONS)
     if "upload_id" in request.query_params:
         return await _continue_upload(request, request.query_params["upload_id"])
     protocol = request.query_params.get("uploadType") or request.headers.get("x-goog-upload-protocol")
@@ -74,7 +74,7 @@ async def upload(request: Request, version: openapi.FileVersion) -> Response:
     openapi_extra={"parameters": doc.LIST_PARAMETERS},
 )
 async def list_files(request: Request, version: openapi.FileVersion) -> JSONResponse:
-    _check_version(request, version)
+    openapi.check_version(request, version, openapi.FILE_VERSIONS)
     query = request.query_params
     page_size = whole_number(query.get("pageSize", query.get("page_size")), "pageSize")
     page_token = query.get("pageToken", query.get("page_token")) or None
@@ -100,7 +100,7 @@ async def list_files(request: Request, version: openapi.FileVersion) -> JSONResp
     openapi_extra={"parameters": doc.DOWNLOAD_PARAMETERS},
 )
 async def download_file(request: Request, version: openapi.FileVersion, file_id: doc.FileId) -> Response:
-    _check_version(request, version)
+    openapi.check_version(request, version, openapi.FILE_VERSIONS)
     alt = request.query_params.get("alt", "media")
     if alt != "media":
         raise InvalidRequest(f"Invalid alt {alt!r}: a download is alt=media.")
@@ -121,7 +121,7 @@ async def download_file(request: Request, version: openapi.FileVersion, file_id:
     openapi_extra={"parameters": [openapi.KEY_PARAMETER]},
 )
 async def get_file(request: Request, version: openapi.FileVersion, file_id: doc.FileId) -> JSONResponse:
-    _check_version(request, version)
+    openapi.check_version(request, version, openapi.FILE_VERSIONS)
     stored = runtime_of(request).files.get(owner_of(request), file_id)
     return JSONResponse(file_resource(stored, str(request.base_url)))
 
@@ -133,7 +133,7 @@ async def get_file(request: Request, version: openapi.FileVersion, file_id: doc.
     openapi_extra={"parameters": [openapi.KEY_PARAMETER]},
 )
 async def delete_file(request: Request, version: openapi.FileVersion, file_id: doc.FileId) -> JSONResponse:
-    _check_version(request, version)
+    openapi.check_version(request, version, openapi.FILE_VERSIONS)
     runtime_of(request).files.delete(owner_of(request), file_id)
     return JSONResponse({})
 
@@ -307,8 +307,3 @@ def _check_length(request: Request, limit: int) -> None:
 def _empty(headers: dict[str, str]) -> Response:
     """A resumable upload's answer that is all headers; typed, as Google's are, though it has no body."""
     return Response(headers=headers, media_type="text/plain")
-
-
-def _check_version(request: Request, version: str) -> None:
-    if version not in openapi.FILE_VERSIONS:
-        raise NotFound(f"The requested URL {request.url.path} was not found on this server.")

@@ -47,8 +47,7 @@ MODEL_PATHS = (
 async def model_method(
     request: Request, version: openapi.Version, model: openapi.ModelName, method: generate_openapi.Method
 ) -> Response:
-    if version not in openapi.VERSIONS:
-        raise NotFound(f"The requested URL {request.url.path} was not found on this server.")
+    openapi.check_version(request, version)
     runtime = runtime_of(request)
     name = runtime.registry.canonical(model)
     if method == "generateContent":

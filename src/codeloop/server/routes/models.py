@@ -11,7 +11,6 @@ from pydantic.alias_generators import to_camel
 
 from codeloop import __version__
 from codeloop.backends.base import ModelInfo
-from codeloop.errors import NotFound
 from codeloop.server import openapi
 from codeloop.server.runtime import runtime_of
 
@@ -61,21 +60,21 @@ PROJECT_MODEL_PATH = "/{version}/projects/{project}/locations/{location}/publish
 
 @router.get("/{version}/models", response_model=ModelList, responses=GET_ERRORS)
 async def list_models(request: Request, version: openapi.Version) -> JSONResponse:
-    _check_version(request, version)
+    openapi.check_version(request, version)
     infos = runtime_of(request).registry.infos()
     return JSONResponse({"models": [model_resource(info) for info in infos]})
 
 
 @router.get("/{version}/publishers/google/models", response_model=PublisherModelList, responses=GET_ERRORS)
 async def list_publisher_models(request: Request, version: openapi.Version) -> JSONResponse:
-    _check_version(request, version)
+    openapi.check_version(request, version)
     infos = runtime_of(request).registry.infos()
     return JSONResponse({"publisherModels": [model_resource(info, vertex=True) for info in infos]})
 
 
 @router.get("/{version}/models/{model}", response_model=ModelResource, responses=GET_ERRORS)
 async def get_model(request: Request, version: openapi.Version, model: openapi.ModelName) -> JSONResponse:
-    _check_version(request, version)
+    openapi.check_version(request, version)
     registry = runtime_of(request).registry
     return JSONResponse(model_resource(registry.info(model)))
 
@@ -90,11 +89,6 @@ async def get_model(request: Request, version: openapi.Version, model: openapi.M
 async def get_publisher_model(
     request: Request, version: openapi.Version, model: openapi.ModelName
 ) -> JSONResponse:
-    _check_version(request, version)
+    openapi.check_version(request, version)
     registry = runtime_of(request).registry
     return JSONResponse(model_resource(registry.info(model), vertex=True))
-
-
-def _check_version(request: Request, version: str) -> None:
-    if version not in openapi.VERSIONS:
-        raise NotFound(f"The requested URL {request.url.path} was not found on this server.")

@@ -2,16 +2,16 @@ from __future__ import annotations
 
 import pytest
 
-from codeloop.loop.extract import Code, FenceSplitter, Text, find_code_blocks
+from codeloop.fences import Code, FenceSplitter, Piece, Text, call_block, fence, find_calls, find_code_blocks
 
 REPLY = "Let me compute.\n```python\nx = 1\nprint(x)\n```\nThe answer is 1."
 
 
-def split(chunks: list[str], truncated: bool = False) -> list[Text | Code]:
+def split(chunks: list[str], truncated: bool = False) -> list[Piece]:
     splitter = FenceSplitter()
     pieces = [piece for chunk in chunks for piece in splitter.feed(chunk)]
     pieces += splitter.finish(truncated)
-    merged: list[Text | Code] = []
+    merged: list[Piece] = []
     for piece in pieces:
         if isinstance(piece, Text) and merged and isinstance(merged[-1], Text):
             merged[-1] = Text(merged[-1].text + piece.text)
@@ -60,9 +60,25 @@ def test_detection_off_keeps_code_as_text() -> None:
     splitter = FenceSplitter(detect_code=False)
     pieces = splitter.feed(REPLY) + splitter.finish()
     assert all(isinstance(piece, Text) for piece in pieces)
-    assert "".join(piece.text for piece in pieces) == REPLY
+    assert "".join(piece.text for piece in pieces if isinstance(piece, Text)) == REPLY
 
 
 def test_find_code_blocks() -> None:
     assert find_code_blocks("a\n```python\n1\n```\nb\n```py\n2\n```") == ["1\n", "2\n"]
     assert find_code_blocks("```python\nunfinished\n") == []
+
+
+def test_find_calls_takes_the_tagged_calls_outside_code() -> None:
+    text = (
+        'Calling.\n<tool_call>\n{"name": "f"}\n</tool_call>\n'
+        "```python\n<tool_call>{}</tool_call>\n```\n"
+        'a <tool_call>{"name": "mid-line"}</tool_call>\n'
+        '<tool_call>{"name": "g"}</tool_call>\n'
+        "<tool_call>\nunclosed\n"
+    )
+    assert find_calls(text) == ['{"name": "f"}', '{"name": "g"}']
+
+
+def test_what_is_written_is_found_again() -> None:
+    assert find_code_blocks("Running.\n" + fence("print(1)")) == ["print(1)\n"]
+    assert find_calls("Calling.\n" + call_block('{"name": "f"}')) == ['{"name": "f"}']

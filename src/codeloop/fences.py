@@ -1,5 +1,7 @@
-"""Find ```python blocks (and <tool_call> blocks) in text as it streams, so code can run the moment
-its fence closes."""
+"""```python fences and <tool_call> blocks: found in a model's text as it streams, and written alike.
+
+Code runs the moment its fence closes. The loop reads replies with this module and the scripted
+backend writes them with it: the format lives in one place, which imports nothing of codeloop."""
 
 from __future__ import annotations
 
@@ -38,11 +40,29 @@ CALL_OPEN = "<tool_call>"
 CALL_CLOSE = "</tool_call>"
 
 
+def fence(code: str) -> str:
+    """A Python block as the model writes it."""
+    return f"```python\n{code if code.endswith(chr(10)) else code + chr(10)}```\n"
+
+
+def call_block(raw: str) -> str:
+    """A call's JSON in its tags, as the model writes it."""
+    return f"{CALL_OPEN}\n{raw}\n{CALL_CLOSE}\n"
+
+
 def find_code_blocks(text: str) -> list[str]:
     """Every complete Python block in a finished text, in order."""
-    splitter = FenceSplitter()
-    pieces = splitter.feed(text) + splitter.finish(truncated=True)
-    return [piece.code for piece in pieces if isinstance(piece, Code)]
+    return [piece.code for piece in _pieces(FenceSplitter(), text) if isinstance(piece, Code)]
+
+
+def find_calls(text: str) -> list[str]:
+    """The JSON of every complete <tool_call> block in a finished text, in order."""
+    splitter = FenceSplitter(detect_code=False, detect_calls=True)
+    return [piece.raw for piece in _pieces(splitter, text) if isinstance(piece, Call)]
+
+
+def _pieces(splitter: FenceSplitter, text: str) -> list[Piece]:
+    return splitter.feed(text) + splitter.finish(truncated=True)
 
 
 class FenceSplitter:

@@ -1,0 +1,44 @@
+"""Imports point one way: what each package of codeloop may not import, found in its source."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+import codeloop
+
+PACKAGE = Path(codeloop.__file__).parent
+
+# A module that imports what it is under would run the layers backwards.
+FORBIDDEN = {
+    "fences": {"backends", "loop", "sandbox", "wire", "server", "cli", "eval", "bench", "settings"},
+    "backends": {"loop", "wire", "server", "cli", "eval", "bench"},
+    "sandbox": {"backends", "loop", "wire", "server", "cli", "eval", "bench", "settings"},
+    "loop": {"wire", "server", "cli", "eval", "bench", "settings"},
+}
+
+
+def imported(path: Path) -> set[str]:
+    """The codeloop packages a module imports, at the top or inside a function."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return {name.split(".")[1] for name in names if name.startswith("codeloop.")}
+
+
+@pytest.mark.parametrize("layer", sorted(FORBIDDEN))
+def test_a_layer_imports_nothing_above_it(layer: str) -> None:
+    where = PACKAGE / layer
+    modules = sorted(where.rglob("*.py")) if where.is_dir() else [where.with_suffix(".py")]
+    assert modules
+    wrong = {
+        f"{path.relative_to(PACKAGE)} imports codeloop.{name}"
+        for path in modules
+        for name in imported(path) & FORBIDDEN[layer]
+    }
+    assert not wrong
