@@ -8,14 +8,13 @@ import hashlib
 import re
 from contextlib import ExitStack
 
-from fastapi.responses import JSONResponse
 from starlette.datastructures import Headers, QueryParams
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from codeloop.errors import CodeloopError
 from codeloop.server.auth import check_key, key_of
+from codeloop.server.handlers import error_response
 from codeloop.server.limits import ConcurrencyLimiter
-from codeloop.wire.errors import error_body_for
 
 OPEN_PATHS = frozenset({"/healthz"})  # liveness probes carry no key
 UNLIMITED_PATHS = frozenset({"/healthz", "/metrics"})  # a scrape must not be refused for busy streams
@@ -42,7 +41,7 @@ class AccessMiddleware:
                     held.enter_context(self.limiter.slot(caller))
             except CodeloopError as exc:
                 # Refused before the app ran: its error handlers are further in, so the body is sent here.
-                await JSONResponse(error_body_for(exc), status_code=exc.code)(scope, receive, send)
+                await error_response(exc)(scope, receive, send)
                 return
             await self.app(scope, receive, send)
 
