@@ -114,7 +114,11 @@ class FileStore:
         source: str = "UPLOADED",
     ) -> StoredFile:
         staged = self.staging_path()
-        staged.write_bytes(data)
+        try:
+            staged.write_bytes(data)
+        except BaseException:
+            staged.unlink(missing_ok=True)
+            raise
         return self.adopt(staged, mime_type, display_name, source)
 
     def adopt(
@@ -162,7 +166,11 @@ class FileStore:
                     source=source,
                 )
                 os.replace(blob, self._blob(file_id))
-                self._write_record(stored)
+                try:
+                    self._write_record(stored)
+                except BaseException:
+                    self._blob(file_id).unlink(missing_ok=True)
+                    raise
                 self._index[file_id] = stored
                 return stored
         finally:
@@ -251,11 +259,14 @@ class FileStore:
 
     def _write_record(self, stored: StoredFile) -> None:
         staged = self.staging_path()
-        with open(staged, "wb") as out:
-            out.write(json.dumps(stored.to_record()).encode())
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(staged, self.root / f"{stored.id}.json")
+        try:
+            with open(staged, "wb") as out:
+                out.write(json.dumps(stored.to_record()).encode())
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(staged, self.root / f"{stored.id}.json")
+        finally:
+            staged.unlink(missing_ok=True)  # gone already unless the write failed
 
     def _expired(self, stored: StoredFile) -> bool:
         return stored.expiration_time.timestamp() <= self._clock()

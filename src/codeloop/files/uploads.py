@@ -49,6 +49,8 @@ class UploadStore:
         self._clock = clock
         self._lock = threading.Lock()
         self._busy: set[str] = set()
+        for staged in root.glob("*.json.tmp") if root.is_dir() else ():
+            staged.unlink(missing_ok=True)  # a record whose write a crash interrupted
 
     @property
     def pending_bytes(self) -> int:
@@ -82,10 +84,15 @@ class UploadStore:
         record = asdict(upload)
         del record["received"]
         staged = self.root / f"{upload.id}.json.tmp"
-        staged.write_text(json.dumps(record))
-        os.replace(staged, self._record(upload.id))
-        # The part comes after the record: purge_expired() removes parts that have none.
-        self._part(upload.id).touch(mode=0o600)
+        try:
+            staged.write_text(json.dumps(record))
+            os.replace(staged, self._record(upload.id))
+            # The part comes after the record: purge_expired() removes parts that have none.
+            self._part(upload.id).touch(mode=0o600)
+        except BaseException:
+            staged.unlink(missing_ok=True)
+            self._remove(upload.id)
+            raise
         return upload
 
     def get(self, upload_id: str) -> Upload:

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from codeloop.backends.base import Sampling
 from codeloop.errors import CodeloopError, NotFound
+from codeloop.files.disk import map_disk_full
 from codeloop.files.store import FileStore
 from codeloop.loop import prompts
 from codeloop.loop.engine import Conversation
@@ -110,7 +111,8 @@ def _fetcher(files: FileStore) -> FetchFile:
 
 def _publisher(files: FileStore, request: Request) -> Publish:
     def publish(file: OutputFile) -> str:
-        stored = files.put(file.data, file.mime_type, file.name, source="GENERATED")
+        with map_disk_full():
+            stored = files.put(file.data, file.mime_type, file.name, source="GENERATED")
         uri: str = file_resource(stored, str(request.base_url))["uri"]
         return uri
 
