@@ -140,6 +140,16 @@ def test_a_head_over_the_size_limit_is_a_431(server: Server) -> None:
         assert_refused(read_answer(sock), 431, "INVALID_ARGUMENT")
 
 
+def test_a_large_body_sent_with_its_head_is_not_taken_for_head(server: Server) -> None:
+    text = "x" * 150_000  # a read holds head and body together: only the head counts
+    body = json.dumps({"contents": {"parts": {"text": text}}}).encode()
+    head = f"POST /v1beta/models/scripted:countTokens HTTP/1.1\r\nHost: x\r\nContent-Length: {len(body)}\r\n"
+    with connect(server) as sock:
+        sock.sendall(head.encode() + b"Connection: close\r\n\r\n" + body)
+        answer = read_answer(sock)
+    assert answer is not None and answer.status == 200, answer
+
+
 def test_too_many_header_fields_are_a_431(server: Server) -> None:
     fields = b"".join(b"X-Field-%d: 1\r\n" % i for i in range(101))
     with connect(server) as sock:
