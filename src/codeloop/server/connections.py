@@ -121,12 +121,21 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         self._disarm_deadline()
         if self.transport.is_closing():
             return
+        if self._answering():
+            # A pipelined request refused while the one before it is answered: an answer written now
+            # would land inside that one's, so the connection just ends.
+            self.transport.close()
+            return
         response = error_response(refusal)
         head = [STATUS_LINE[refusal.code]]
         for name, value in [*self.server_state.default_headers, *response.raw_headers]:
             head += [name, b": ", value, b"\r\n"]
         self.transport.write(b"".join([*head, b"\r\n", response.body]))
         self.transport.close()
+
+    def _answering(self) -> bool:
+        """Whether a response is under way on this connection."""
+        return self.cycle is not None and not self.cycle.response_complete
 
     def _arm_deadline(self) -> None:
         if self._deadline is None:
@@ -141,8 +150,8 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         self._deadline = None
         if self.transport.is_closing():
             return
-        if self.cycle is not None and not self.cycle.response_complete:
-            # A pipelined request's head is late while the one before it is answered: the answer is
+        if self._answering():
+            # A pipelined request's head is late while the one before it is answered: that answer is
             # not cut, the connection ends after it.
             self.cycle.keep_alive = False
         elif self._in_head:
