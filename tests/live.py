@@ -27,8 +27,9 @@ class LiveServer:
 
 def start_server(settings: Settings) -> tuple[uvicorn.Server, threading.Thread, str]:
     from codeloop.server.app import create_app
+    from codeloop.server.listen import uvicorn_config
 
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_level="warning")
+    config = uvicorn_config(create_app(settings), settings, host="127.0.0.1", port=0, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

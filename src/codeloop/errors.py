@@ -2,19 +2,26 @@
 
     CodeloopError                 500 INTERNAL
     ├── InvalidRequest            400 INVALID_ARGUMENT
-    │   └── PayloadTooLarge       413 INVALID_ARGUMENT
+    │   ├── PayloadTooLarge       413 INVALID_ARGUMENT
+    │   └── HeadersTooLarge       431 INVALID_ARGUMENT   connection closed
     ├── Unauthenticated           401 UNAUTHENTICATED
     ├── PermissionDenied          403 PERMISSION_DENIED
     ├── NotFound                  404 NOT_FOUND
     │   └── ModelNotFound         404 NOT_FOUND
     ├── Aborted                   409 ABORTED
     ├── AlreadyExists             409 ALREADY_EXISTS
-    ├── QuotaExceeded             429 RESOURCE_EXHAUSTED
+    ├── RequestTimeout            408 DEADLINE_EXCEEDED  connection closed
+    ├── QuotaExceeded             429 RESOURCE_EXHAUSTED Retry-After
     ├── BackendUnavailable        503 UNAVAILABLE
+    │   └── DiskFull              503 UNAVAILABLE
     └── SandboxFailure            500 INTERNAL
 
 Failing user code is not an error of ours: it is an execution outcome (OUTCOME_FAILED,
 OUTCOME_DEADLINE_EXCEEDED). SandboxFailure means the sandbox itself broke.
+
+A class may ask for headers on its answer: Retry-After (retry_after_s), and Connection: close
+(closes_connection) where the request was not read whole, so what is left of it is never taken for
+the next request.
 """
 
 from __future__ import annotations
@@ -23,6 +30,8 @@ from __future__ import annotations
 class CodeloopError(Exception):
     code = 500
     status = "INTERNAL"
+    retry_after_s: int | None = None
+    closes_connection = False
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -36,6 +45,13 @@ class InvalidRequest(CodeloopError):
 
 class PayloadTooLarge(InvalidRequest):
     code = 413
+
+
+class HeadersTooLarge(InvalidRequest):
+    """A request line and header section over the server's bounds, in bytes or in fields."""
+
+    code = 431
+    closes_connection = True
 
 
 class Unauthenticated(CodeloopError):
@@ -73,14 +89,27 @@ class AlreadyExists(CodeloopError):
     status = "ALREADY_EXISTS"
 
 
+class RequestTimeout(CodeloopError):
+    """The client took too long to send its request: headers or body."""
+
+    code = 408
+    status = "DEADLINE_EXCEEDED"
+    closes_connection = True
+
+
 class QuotaExceeded(CodeloopError):
     code = 429
     status = "RESOURCE_EXHAUSTED"
+    retry_after_s = 1  # what frees the resource (a request ending, a file expiring) comes and goes
 
 
 class BackendUnavailable(CodeloopError):
     code = 503
     status = "UNAVAILABLE"
+
+
+class DiskFull(BackendUnavailable):
+    """The server's own disk is full (ENOSPC, EDQUOT): not the caller's quota, so not a 429."""
 
 
 class SandboxFailure(CodeloopError):

@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from codeloop.backends.registry import BackendOptions
 from codeloop.loop.limits import LoopLimits
 from codeloop.sandbox.limits import DEFAULT_PRELOAD, Limits, SandboxConfig
+from codeloop.server.limits import RequestLimits
 
 
 class Settings(BaseSettings):
@@ -136,6 +137,29 @@ class Settings(BaseSettings):
         description="Requests in flight per API key (per client address without keys); past it, 429 at "
         "once. 0: no limit.",
     )
+    max_header_bytes: int = Field(
+        RequestLimits.max_header_bytes,
+        gt=0,
+        description="Largest request line and header section, in bytes; past it, 431 and the connection "
+        "is closed.",
+    )
+    max_headers: int = Field(
+        RequestLimits.max_headers,
+        gt=0,
+        description="Most header fields a request may have; past it, 431 and the connection is closed.",
+    )
+    header_timeout_s: float = Field(
+        RequestLimits.header_timeout_s,
+        gt=0,
+        description="Seconds a request's line and headers may take to arrive; past it, 408 and the "
+        "connection is closed (a connection that sends nothing is closed).",
+    )
+    body_timeout_s: float = Field(
+        RequestLimits.body_timeout_s,
+        gt=0,
+        description="Seconds a request's body may take to arrive whole after its headers; past it, 408 and "
+        "the connection is closed.",
+    )
     log_format: str = Field(
         "text", pattern="^(text|json)$", description="Log lines as key=value text or JSON, with request ids."
     )
@@ -173,6 +197,15 @@ class Settings(BaseSettings):
             max_sessions=self.max_sessions,
             idle_timeout_s=self.session_idle_timeout,
             insecure_no_sandbox=self.insecure_no_sandbox,
+        )
+
+    @property
+    def request_limits(self) -> RequestLimits:
+        return RequestLimits(
+            max_header_bytes=self.max_header_bytes,
+            max_headers=self.max_headers,
+            header_timeout_s=self.header_timeout_s,
+            body_timeout_s=self.body_timeout_s,
         )
 
     @property

@@ -57,9 +57,15 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def start_server(*flags: str) -> Server:
+def start_server(*flags: str, env: dict[str, str] | None = None) -> Server:
+    """A server with the escape tests' limits, these flags, and env on top of this environment."""
     port = free_port()
-    env = {**os.environ, "CODELOOP_SECURITY_CANARY": CANARY, "CODELOOP_LOG_LEVEL": "warning"}
+    env = {
+        **os.environ,
+        "CODELOOP_SECURITY_CANARY": CANARY,
+        "CODELOOP_LOG_LEVEL": "warning",
+        **(env or {}),
+    }
     process = subprocess.Popen(
         [CODELOOP, "serve", "--port", str(port), "--model", "scripted", *LIMITS, *flags],
         stdout=subprocess.DEVNULL,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from rich.console import Console
@@ -9,14 +10,17 @@ from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.text import Text
 
+from codeloop.files.saving import Saved, save_file
 from codeloop.loop.events import CodeBlock, CodeResult, Event, Finished, TextDelta
-from codeloop.sandbox.execution import Execution, Outcome
+from codeloop.sandbox.execution import Execution, Outcome, OutputFile
 
 _STYLES = {
     Outcome.OUTCOME_OK: ("green", "result"),
     Outcome.OUTCOME_FAILED: ("red", "failed"),
     Outcome.OUTCOME_DEADLINE_EXCEEDED: ("yellow", "deadline exceeded"),
 }
+_MIME_TYPE = re.compile(r"[\w.+-]+/[\w.+-]+")
+_SHOWN_CHARS = 200
 
 
 class TrailPrinter:
@@ -45,6 +49,18 @@ class TrailPrinter:
         body = Text(execution.output.rstrip("\n") or "(no output)")
         self.console.print(Panel(body, title=title, title_align="left", border_style=color))
         for file in execution.files:
-            path = self.files_dir / file.name
-            path.write_bytes(file.data)
-            self.console.print(f"[dim]saved {file.mime_type} to {path}[/dim]")
+            saved = save_file(self.files_dir, file.name, file.data)
+            self.console.print(Text(_saved_line(file, saved), style="dim"))
+
+
+def _saved_line(file: OutputFile, saved: Saved) -> str:
+    """What became of a returned file, its name and type shown escaped: they are the code's to choose."""
+    if saved.path is None:
+        return f"not saved: {_shown(file.name)}: {saved.note}"
+    mime_type = file.mime_type if _MIME_TYPE.fullmatch(file.mime_type) else "a file"
+    line = f"saved {mime_type} to {saved.path}"
+    return f"{line} (returned as {_shown(file.name)}; {saved.note})" if saved.note else line
+
+
+def _shown(name: str) -> str:
+    return repr(name if len(name) <= _SHOWN_CHARS else name[:_SHOWN_CHARS] + "...")

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 
 from codeloop.cli.options import add_settings_flags, settings_from
+
+STARTUP_FAILURE = 3  # as uvicorn.run exits when the server could not start (its port taken)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -32,6 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             "upload_idle_timeout",
             "max_kept_sessions_per_key",
         ),
+        *("max_header_bytes", "max_headers", "header_timeout_s", "body_timeout_s"),
     )
     parser.set_defaults(run=run)
 
@@ -41,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
 
     from codeloop.server.app import create_app
     from codeloop.server.auth import bind_refusal
+    from codeloop.server.listen import uvicorn_config
     from codeloop.server.logs import configure_logging
 
     settings = settings_from(args)
@@ -54,13 +59,7 @@ def run(args: argparse.Namespace) -> int:
     configure_logging(settings.log_level, settings.log_format)
     app = create_app(settings)
     print(f"codeloop: serving {settings.model} on http://{settings.host}:{settings.port}", flush=True)
-    # Logging is configured above, request ids included; the middleware writes one line per request.
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level.lower(),
-        log_config=None,
-        access_log=False,
-    )
-    return 0
+    server = uvicorn.Server(uvicorn_config(app, settings))
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()
+    return 0 if server.started else STARTUP_FAILURE

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
-import errno
 import hashlib
 import json
 import os
@@ -25,13 +23,14 @@ import secrets
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from codeloop.errors import AlreadyExists, InvalidRequest, NotFound, PayloadTooLarge, QuotaExceeded
+from codeloop.errors import AlreadyExists, InvalidRequest, NotFound, PayloadTooLarge
+from codeloop.files.disk import map_disk_full
 from codeloop.files.quota import Ledger
 from codeloop.owners import ANONYMOUS, KEY_PREFIX, is_key, is_owner
 
@@ -144,7 +143,7 @@ class FileStore:
         try:
             if len(data) > self.max_file_bytes:
                 raise file_too_large(self.max_file_bytes)
-            with disk_errors():
+            with map_disk_full():
                 staged.write_bytes(data)
         except BaseException:
             staged.unlink(missing_ok=True)
@@ -174,7 +173,7 @@ class FileStore:
             size = blob.stat().st_size
             if size > self.max_file_bytes:
                 raise file_too_large(self.max_file_bytes)
-            with disk_errors():
+            with map_disk_full():
                 sha256 = _digest_and_sync(blob)
             with self._lock:
                 self._purge_locked()
@@ -196,7 +195,7 @@ class FileStore:
                     owner=owner,
                 )
                 try:
-                    with disk_errors():
+                    with map_disk_full():
                         os.replace(blob, self._blob(owner, file_id))
                         self._write_record(stored)
                 except BaseException:
@@ -300,11 +299,14 @@ class FileStore:
 
     def _write_record(self, stored: StoredFile) -> None:
         staged = self.staging_path()
-        with open(staged, "wb") as out:
-            out.write(json.dumps(stored.to_record()).encode())
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(staged, self.root / f"{_stem(stored.owner, stored.id)}.json")
+        try:
+            with open(staged, "wb") as out:
+                out.write(json.dumps(stored.to_record()).encode())
+                out.flush()
+                os.fsync(out.fileno())
+            os.replace(staged, self.root / f"{_stem(stored.owner, stored.id)}.json")
+        finally:
+            staged.unlink(missing_ok=True)  # gone already unless the write failed
 
     def _expired(self, stored: StoredFile) -> bool:
         return stored.expiration_time.timestamp() <= self._clock()
@@ -320,17 +322,6 @@ class FileStore:
         (self.root / f"{_stem(owner, file_id)}.json").unlink(missing_ok=True)
         self._blob(owner, file_id).unlink(missing_ok=True)
         self.ledger.release(_stem(owner, file_id))
-
-
-@contextlib.contextmanager
-def disk_errors() -> Iterator[None]:
-    """A full disk refuses the file as a full store does (QuotaExceeded); other OS errors pass."""
-    try:
-        yield
-    except OSError as exc:
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise QuotaExceeded("The server's disk is full; the file cannot be stored.") from exc
-        raise
 
 
 def _stem(owner: str, file_id: str) -> str:

@@ -281,8 +281,11 @@ class UploadStore:
         record = asdict(upload)
         del record["received"]
         staged = self.root / f"{upload.id}.json.tmp"
-        staged.write_text(json.dumps(record))
-        os.replace(staged, self._record(upload.id))
+        try:
+            staged.write_text(json.dumps(record))
+            os.replace(staged, self._record(upload.id))
+        finally:
+            staged.unlink(missing_ok=True)  # gone already unless the write failed
 
     def _record(self, upload_id: str) -> Path:
         return self.root / f"{upload_id}.json"

@@ -9,15 +9,14 @@ import re
 from contextlib import ExitStack
 
 from fastapi import Request
-from fastapi.responses import JSONResponse
 from starlette.datastructures import Headers, QueryParams
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from codeloop.errors import CodeloopError, Unauthenticated
 from codeloop.owners import ANONYMOUS, is_key, key_owner
 from codeloop.server.auth import MISSING_KEY, check_key, key_of
+from codeloop.server.handlers import error_response
 from codeloop.server.limits import ConcurrencyLimiter
-from codeloop.wire.errors import error_body_for
 
 OPEN_PATHS = frozenset({"/healthz"})  # liveness probes carry no key
 UNLIMITED_PATHS = frozenset({"/healthz", "/metrics"})  # a scrape must not be refused for busy streams
@@ -46,7 +45,7 @@ class AccessMiddleware:
                     held.enter_context(self.limiter.slot(caller))
             except CodeloopError as exc:
                 # Refused before the app ran: its error handlers are further in, so the body is sent here.
-                await JSONResponse(error_body_for(exc), status_code=exc.code)(scope, receive, send)
+                await error_response(exc)(scope, receive, send)
                 return
             await self.app(scope, receive, send)
 

@@ -17,6 +17,7 @@ from codeloop.sandbox.factory import start_sandbox
 from codeloop.server import handlers, openapi
 from codeloop.server.access import AccessMiddleware
 from codeloop.server.auth import api_keys
+from codeloop.server.body import BodyDeadlineMiddleware
 from codeloop.server.limits import ConcurrencyLimiter
 from codeloop.server.metrics import Metrics
 from codeloop.server.routes import files, generate, health, metrics, models
@@ -87,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     telemetry = Telemetry(Metrics(sandbox, usage), tracer_from_environment())
     app.state.telemetry = telemetry
     # The last added runs first: every request gets its id and is counted, refused ones included.
+    app.add_middleware(BodyDeadlineMiddleware, timeout_s=settings.body_timeout_s)
     limiter = ConcurrencyLimiter(settings.max_concurrent_per_key)
     app.add_middleware(AccessMiddleware, keys=keys, limiter=limiter)
     routes = [route for router in routers for route in router.routes]

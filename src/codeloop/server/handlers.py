@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -27,11 +28,21 @@ _HTTP_STATUS = {
 }
 
 
+def error_response(exc: CodeloopError, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    """An error of the tree as an answer: Google's body, with the headers its class asks for."""
+    sent = dict(headers or {})
+    if exc.retry_after_s is not None:
+        sent["retry-after"] = str(exc.retry_after_s)
+    if exc.closes_connection:
+        sent["connection"] = "close"
+    return JSONResponse(error_body_for(exc), status_code=exc.code, headers=sent or None)
+
+
 async def on_codeloop_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, CodeloopError)
     if exc.code >= 500:
         log.error("%s %s failed: %s", request.method, request.url.path, exc.message)
-    return JSONResponse(error_body_for(exc), status_code=exc.code)
+    return error_response(exc)
 
 
 async def on_http_error(request: Request, exc: Exception) -> JSONResponse:

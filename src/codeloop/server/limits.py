@@ -1,12 +1,24 @@
-"""Requests in flight per caller: past the limit a request is refused at once, never queued."""
+"""What one client may hold: requests in flight per caller (past the limit a request is refused at
+once, never queued), and how large and how slow the parts of a request may be before it is read."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from codeloop.errors import QuotaExceeded
+
+
+@dataclass(frozen=True)
+class RequestLimits:
+    """Bounds on a request before any route sees it; each is checked before memory is spent on it."""
+
+    max_header_bytes: int = 64 << 10  # the request line and header section together
+    max_headers: int = 100
+    header_timeout_s: float = 20.0  # from a connection's start, or a request's first byte, to its last header
+    body_timeout_s: float = 60.0  # from a request's headers to the last byte of its body
 
 
 class ConcurrencyLimiter:

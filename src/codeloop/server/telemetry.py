@@ -104,6 +104,18 @@ class TelemetryMiddleware:
         """The route template, never the raw path: paths hold model names, and labels must stay few."""
         route = scope.get("route")
         if route is None:  # refused before routing (a key, a slot), or no route at all
-            route = next((r for r in self.routes if r.matches(scope)[0] != Match.NONE), None)
+            route = self._route_for(scope)
         path: str | None = getattr(route, "path", None)
         return path or "unmatched"
+
+    def _route_for(self, scope: Scope) -> BaseRoute | None:
+        """The route the router would pick: a full match (path and method) before a partial one, since
+        GET /{version}/models/{model} matches POST /v1beta/models/m:generateContent on its path alone."""
+        partial = None
+        for route in self.routes:
+            match = route.matches(scope)[0]
+            if match == Match.FULL:
+                return route
+            if match == Match.PARTIAL and partial is None:
+                partial = route
+        return partial

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from clock import Clock
 
-from codeloop.errors import AlreadyExists, InvalidRequest, NotFound, PayloadTooLarge, QuotaExceeded
+from codeloop.errors import AlreadyExists, DiskFull, InvalidRequest, NotFound, PayloadTooLarge, QuotaExceeded
 from codeloop.files.store import FileStore, file_id_of
 from codeloop.files.sweep import sweep, sweep_interval
 from codeloop.owners import ANONYMOUS, key_owner
@@ -227,6 +227,6 @@ def test_per_key_quotas_and_a_full_disk(tmp_path: Path, monkeypatch: pytest.Monk
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(os, "replace", full)
-    with pytest.raises(QuotaExceeded, match="disk is full"):
+    with pytest.raises(DiskFull, match="disk is full"):
         store.put(ANONYMOUS, b"x", "text/plain")
     assert store.used_bytes == 200  # the refused file holds nothing

@@ -16,15 +16,16 @@ from fastapi.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 
 from codeloop.errors import CodeloopError, InvalidRequest, NotFound
+from codeloop.files.disk import map_disk_full
 from codeloop.files.multipart import METADATA_LIMIT, boundary_of, read_multipart
 from codeloop.files.store import FileStore, StoredFile, file_too_large
 from codeloop.files.uploads import UploadStore, finish_in_thread, write_chunk, write_stream
 from codeloop.server import openapi
 from codeloop.server.access import owner_of, upload_owner_of
 from codeloop.server.body import read_body
+from codeloop.server.handlers import error_response
 from codeloop.server.routes import files_openapi as doc
 from codeloop.server.runtime import runtime_of
-from codeloop.wire.errors import error_body_for
 from codeloop.wire.files import (
     DEFAULT_MIME_TYPE,
     FileMetadata,
@@ -58,12 +59,13 @@ async def upload(request: Request, version: openapi.FileVersion) -> Response:
         multipart = request.headers.get("content-type", "").lower().startswith("multipart/")
         protocol = "multipart" if multipart else "media"
     protocol = protocol.strip().lower()
-    if protocol == "resumable":
-        return await _start_upload(request, version)
-    if protocol == "multipart":
-        return await _multipart_upload(request)
-    if protocol in ("media", "raw"):
-        return await _media_upload(request)
+    with map_disk_full():
+        if protocol == "resumable":
+            return await _start_upload(request, version)
+        if protocol == "multipart":
+            return await _multipart_upload(request)
+        if protocol in ("media", "raw"):
+            return await _media_upload(request)
     raise InvalidRequest(f"Unknown upload protocol {protocol!r}: use resumable, multipart or media.")
 
 
@@ -194,14 +196,15 @@ async def _continue_upload(request: Request, upload_id: str) -> Response:
     """A request to an upload URL; every answer says whether the upload goes on (its status header)."""
     uploads = runtime_of(request).uploads
     try:
-        return await _upload_command(request, uploads, upload_id)
+        with map_disk_full():
+            return await _upload_command(request, uploads, upload_id)
     except CodeloopError as exc:
         try:
             uploads.get(upload_id, upload_owner_of(request))
             status = "active"
         except NotFound:
             status = "final"
-        return JSONResponse(error_body_for(exc), status_code=exc.code, headers={STATUS: status})
+        return error_response(exc, {STATUS: status})
 
 
 async def _upload_command(request: Request, uploads: UploadStore, upload_id: str) -> Response:
