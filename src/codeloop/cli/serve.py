@@ -20,6 +20,7 @@ def register(commands: Any) -> None:
         *("insecure_no_sandbox", "exec_memory_mib", "exec_disk_mib", "exec_pids"),
         *(
             "max_sessions",
+            "sessions_memory_mib",
             "max_kept_sessions",
             "session_idle_timeout",
             "preload",
