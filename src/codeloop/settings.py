@@ -98,6 +98,12 @@ class Settings(BaseSettings):
     max_sessions: int = Field(
         64, gt=0, description="Live interpreters; past it the least recently used idle one is reset."
     )
+    sessions_memory_mib: int | None = Field(
+        None,
+        gt=0,
+        description="Memory all live sessions may use together, in MiB; past it idle ones are reset, least "
+        "recently used first (default: half of this machine's memory, read at start).",
+    )
     session_idle_timeout: float = Field(
         600.0, gt=0, description="Seconds after which an idle interpreter is reset, its state dropped."
     )
@@ -196,6 +202,7 @@ class Settings(BaseSettings):
             spare_sessions=self.spare_sessions,
             max_sessions=self.max_sessions,
             idle_timeout_s=self.session_idle_timeout,
+            sessions_memory_mib=self.sessions_memory_mib,
             insecure_no_sandbox=self.insecure_no_sandbox,
         )
 

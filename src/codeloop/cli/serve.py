@@ -22,6 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         *("insecure_no_sandbox", "exec_memory_mib", "exec_disk_mib", "exec_pids"),
         *(
             "max_sessions",
+            "sessions_memory_mib",
             "max_kept_sessions",
             "session_idle_timeout",
             "preload",

@@ -33,6 +33,7 @@ class SandboxConfig:
     max_sessions: int = 64  # live interpreters; past it the least recently used idle one is reset
     spare_sessions: int = 1  # interpreters kept started ahead of demand (0: start each on demand)
     idle_timeout_s: float = 600.0  # an interpreter idle this long is reset (its state dropped)
+    sessions_memory_mib: int | None = None  # all live sessions together; None: half the machine's memory
     insecure_no_sandbox: bool = False  # plain processes: no namespaces, no seccomp, no cgroups
     cgroups: bool = True
     uid_base: int = 200_000  # as root, session n runs as host uid uid_base + n % uid_count

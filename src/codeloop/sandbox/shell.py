@@ -1,4 +1,4 @@
-"""ShellSandbox: sessions, spares, idle reaping and a cap on live interpreters, over a launcher.
+"""ShellSandbox: sessions, spares, idle reaping, caps on live interpreters and their memory, over a launcher.
 
 A Launcher is what differs between the kinds of sandbox: how an interpreter process starts and
 shakes hands (a plain child process, process.py; a fork of the zygote, forkserver.py) and
@@ -20,6 +20,7 @@ from codeloop.errors import QuotaExceeded, SandboxFailure
 from codeloop.sandbox.base import SessionCounts, SessionMemory
 from codeloop.sandbox.handle import ProcessHandle
 from codeloop.sandbox.limits import Limits, SandboxConfig
+from codeloop.sandbox.memory_budget import machine_share_mib, sessions_to_reset
 from codeloop.sandbox.session import ShellSession
 
 __all__ = ["Launcher", "ShellSandbox"]
@@ -72,6 +73,8 @@ class ShellSandbox:
         self._reaper: asyncio.Task[None] | None = None
         self._count = 0
         self._closed = False
+        self.memory_budget_mib = self.config.sessions_memory_mib or machine_share_mib()
+        self._fitting = asyncio.Lock()
 
     def _make_launcher(self, python: str, root: str | os.PathLike[str] | None) -> Launcher:
         raise NotImplementedError
@@ -82,13 +85,37 @@ class ShellSandbox:
 
     def session_memory(self) -> tuple[SessionMemory, ...]:
         """Each live session's memory now: a file read per session, nothing more."""
-        found = []
+        found = [SessionMemory(session.number, used) for session, used in self._live_memory().items()]
+        return tuple(sorted(found, key=lambda m: m.session))
+
+    def _live_memory(self) -> dict[ShellSession, int]:
+        found = {}
         for session in list(self._sessions):
             handle = session.handle
             used = handle.memory_bytes() if handle is not None and handle.usable else None
             if used is not None:
-                found.append(SessionMemory(session.number, used))
-        return tuple(sorted(found, key=lambda m: m.session))
+                found[session] = used
+        return found
+
+    async def fit_memory(self) -> None:
+        """While the live sessions together use more than the budget, reset idle ones, least recently
+        used first. Run when a block ends and on the reaper's tick: a few file reads per session."""
+        async with self._fitting:
+            budget = self.memory_budget_mib
+            usage = self._live_memory()
+            victims = sessions_to_reset(usage, budget << 20)
+            if victims:
+                log.info(
+                    "sandbox: live sessions use %d MiB, over the budget of %d MiB: resetting %d idle",
+                    sum(usage.values()) >> 20,
+                    budget,
+                    len(victims),
+                )
+            for session in victims:
+                if session.live and not session.running:  # it may have started a block meanwhile
+                    await session.reset(
+                        f"session reset for memory: the live sessions used over {budget} MiB together"
+                    )
 
     async def start(self) -> None:
         """Ready the launcher and prove that a session can start; SandboxFailure (saying why) if not."""
@@ -202,6 +229,7 @@ class ShellSandbox:
                 idle = session.live and not session.running
                 if idle and now - session.last_used > self.config.idle_timeout_s:
                     await session.reset(f"session idle for over {self.config.idle_timeout_s:g} s")
+            await self.fit_memory()
 
     def _next_number(self) -> int:
         self._count += 1
