@@ -12,9 +12,12 @@
     ├── QuotaExceeded             429 RESOURCE_EXHAUSTED
     ├── BackendUnavailable        503 UNAVAILABLE
     └── SandboxFailure            500 INTERNAL
+        └── StagingFailed         500 INTERNAL
 
 Failing user code is not an error of ours: it is an execution outcome (OUTCOME_FAILED,
-OUTCOME_DEADLINE_EXCEEDED). SandboxFailure means the sandbox itself broke.
+OUTCOME_DEADLINE_EXCEEDED). SandboxFailure means the sandbox itself broke. StagingFailed, an input
+file that could not be written into a session, may be the doing of an earlier block of that session
+(a full disk, a FIFO, a hooked interpreter): the loop reports it as the failed block it was to run.
 """
 
 from __future__ import annotations
@@ -86,3 +89,7 @@ class BackendUnavailable(CodeloopError):
 class SandboxFailure(CodeloopError):
     code = 500
     status = "INTERNAL"
+
+
+class StagingFailed(SandboxFailure):
+    """An input file could not be staged in a session's working dir."""

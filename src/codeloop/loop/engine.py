@@ -12,6 +12,7 @@ import anyio
 from google.genai import types
 
 from codeloop.backends.base import Backend, Chat, Message, Sampling
+from codeloop.errors import StagingFailed
 from codeloop.loop import prompts
 from codeloop.loop.events import CodeBlock, CodeResult, Event, Finished, TextDelta, Usage
 from codeloop.loop.extract import Call, Code, FenceSplitter, Text
@@ -19,6 +20,7 @@ from codeloop.loop.functions import BadCall, Functions, call_block
 from codeloop.loop.inputs import FetchFile, InputFile, InputFiles
 from codeloop.loop.stops import StopScanner
 from codeloop.sandbox.base import Sandbox, Session
+from codeloop.sandbox.execution import Execution, Outcome
 
 
 @dataclass(frozen=True)
@@ -144,11 +146,15 @@ class Engine:
                     continue
                 yield CodeBlock(code)
                 runner = session if session is not None else await _opened(opened)
-                if not staged:
-                    for file in conversation.files:
-                        await runner.put_file(file.name, file.data)
-                    staged = True
-                execution = await runner.run(code, self.limits.timeout_s)
+                try:
+                    if not staged:
+                        for file in conversation.files:
+                            await runner.put_file(file.name, file.data)
+                        staged = True
+                    execution = await runner.run(code, self.limits.timeout_s)
+                except StagingFailed as exc:
+                    # Staged again before the next block, into the interpreter that replaces this one.
+                    execution = Execution(Outcome.OUTCOME_FAILED, f"The block was not run: {exc.message}.\n")
                 yield CodeResult(execution)
                 result = prompts.result_message(execution)
                 tally.tool += self.backend.count_tokens(result.content)
