@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "FILE_BUDGET",
+    "MAX_COMPONENT_BYTES",
     "MAX_FIGURES",
     "MAX_FILES",
     "MAX_MESSAGE_BYTES",
@@ -58,9 +59,9 @@ MAX_MESSAGE_BYTES = (
     + _ENTRIES * (3 * MAX_PATH_BYTES + MAX_MIME_CHARS + 64)
     + 4096
 )
-# JSON values in one frame: a result holds about four per file. Millions of tiny values cost
+# JSON values in one frame: a result holds four per file and a dozen more. Millions of tiny values cost
 # seconds and gigabytes to build, so a frame holding more is refused while it is parsed.
-MAX_VALUES = 16 + 4 * _ENTRIES
+MAX_VALUES = 64 + 4 * _ENTRIES
 # Every frame type either side sends; anything else is not a message of ours.
 TYPES = frozenset({"run", "put", "result", "ready", "error", "started", "exited"})
 
