@@ -59,16 +59,17 @@ MAX_MESSAGE_BYTES = (
     + _ENTRIES * (3 * MAX_PATH_BYTES + MAX_MIME_CHARS + 64)
     + 4096
 )
-# JSON values in one frame: a result holds four per file and a dozen more. Millions of tiny values cost
-# seconds and gigabytes to build, so a frame holding more is refused while it is parsed.
+# JSON values in a big frame: a result holds four per file and a dozen more. Millions of tiny
+# values cost seconds and gigabytes to build, so a frame holding more is refused while it is parsed.
 MAX_VALUES = 64 + 4 * _ENTRIES
 # Every frame type either side sends; anything else is not a message of ours.
 TYPES = frozenset({"run", "put", "result", "ready", "error", "started", "exited"})
 
 _HEADER = struct.Struct(">I")
 _READ_CHUNK = 1 << 20
-# Frames up to this size are decoded on the event loop; bigger ones in a thread.
-_INLINE_DECODE_BYTES = 64 << 10
+# Frames up to this size are parsed by json's C scanner, on the event loop: their size bounds
+# what that costs. Bigger ones by the counting scanner below, in a thread.
+_SMALL_FRAME_BYTES = 64 << 10
 _MIME = re.compile(r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}\Z")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
@@ -91,9 +92,13 @@ def encode(obj: Mapping[str, Any]) -> bytes:
 
 
 def decode(payload: bytes) -> dict[str, Any]:
-    """The frame's object, parsed with a bound on its values; InvalidMessage if it is not one of ours."""
+    """The frame's object, parsed within bounded time; InvalidMessage if it is not one of ours."""
     try:
-        obj = _BoundedDecoder(MAX_VALUES).decode(payload.decode("utf-8"))
+        text = payload.decode("utf-8")
+        if len(payload) <= _SMALL_FRAME_BYTES:
+            obj = json.loads(text, parse_constant=_no_constant)
+        else:
+            obj = _BoundedDecoder(MAX_VALUES).decode(text)
     except (UnicodeDecodeError, ValueError) as exc:
         raise InvalidMessage(f"frame is not UTF-8 JSON: {_brief(exc)}") from None
     except RecursionError:
@@ -245,6 +250,6 @@ async def read_message_async(reader: asyncio.StreamReader) -> dict[str, Any] | N
         payload = await reader.readexactly(_length(header))
     except asyncio.IncompleteReadError:
         raise ProtocolError("stream ended inside a frame") from None
-    if len(payload) <= _INLINE_DECODE_BYTES:
+    if len(payload) <= _SMALL_FRAME_BYTES:
         return decode(payload)
     return await asyncio.to_thread(decode, payload)
