@@ -17,7 +17,7 @@
 Failing user code is not an error of ours: it is an execution outcome (OUTCOME_FAILED,
 OUTCOME_DEADLINE_EXCEEDED). SandboxFailure means the sandbox itself broke. StagingFailed, an input
 file that could not be written into a session, may be the doing of an earlier block of that session
-(a full disk, a FIFO, a hooked interpreter): the loop reports it as the failed block it was to run.
+(a full disk, a hooked interpreter): the loop reports it as the failed block it was to run.
 """
 
 from __future__ import annotations
