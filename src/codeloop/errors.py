@@ -15,9 +15,12 @@
     ├── BackendUnavailable        503 UNAVAILABLE
     │   └── DiskFull              503 UNAVAILABLE
     └── SandboxFailure            500 INTERNAL
+        └── StagingFailed         500 INTERNAL
 
 Failing user code is not an error of ours: it is an execution outcome (OUTCOME_FAILED,
-OUTCOME_DEADLINE_EXCEEDED). SandboxFailure means the sandbox itself broke.
+OUTCOME_DEADLINE_EXCEEDED). SandboxFailure means the sandbox itself broke. StagingFailed, an input
+file that could not be written into a session, may be the doing of an earlier block of that session
+(a full disk, a hooked interpreter): the loop reports it as the failed block it was to run.
 
 A class may ask for headers on its answer: Retry-After (retry_after_s), and Connection: close
 (closes_connection) where the request was not read whole, so what is left of it is never taken for
@@ -115,3 +118,7 @@ class DiskFull(BackendUnavailable):
 class SandboxFailure(CodeloopError):
     code = 500
     status = "INTERNAL"
+
+
+class StagingFailed(SandboxFailure):
+    """An input file could not be staged in a session's working dir."""

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +35,7 @@ class Result:
 class Server:
     url: str
     process: subprocess.Popen[str]
+    data_dir: str
 
     def execute(self, code: str, timeout: float = 60) -> Result:
         """Run one block through the API, as a model's code; then check the server still answers."""
@@ -66,8 +69,11 @@ def start_server(*flags: str, env: dict[str, str] | None = None) -> Server:
         "CODELOOP_LOG_LEVEL": "warning",
         **(env or {}),
     }
+    # A Files API of its own: what an attack stores there must not outlive the server or reach another.
+    data_dir = tempfile.mkdtemp(prefix="codeloop-security-")
+    serve = [CODELOOP, "serve", "--port", str(port), "--model", "scripted", "--data-dir", data_dir]
     process = subprocess.Popen(
-        [CODELOOP, "serve", "--port", str(port), "--model", "scripted", *LIMITS, *flags],
+        [*serve, *LIMITS, *flags],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -78,11 +84,12 @@ def start_server(*flags: str, env: dict[str, str] | None = None) -> Server:
     while True:
         try:
             if httpx.get(f"{url}/healthz").status_code == 200:
-                return Server(url, process)
+                return Server(url, process, data_dir)
         except httpx.TransportError:
             pass
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
+            shutil.rmtree(data_dir, ignore_errors=True)
             raise RuntimeError("the server did not come up")
         time.sleep(0.1)
 
@@ -94,3 +101,4 @@ def stop_server(server: Server) -> None:
     except subprocess.TimeoutExpired:
         server.process.kill()
         server.process.wait()
+    shutil.rmtree(server.data_dir, ignore_errors=True)

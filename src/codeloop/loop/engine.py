@@ -12,6 +12,7 @@ import anyio
 from google.genai import types
 
 from codeloop.backends.base import Backend, Chat, Message, Sampling
+from codeloop.errors import StagingFailed
 from codeloop.fences import Call, Code, FenceSplitter, Text, call_block, fence
 from codeloop.loop import prompts
 from codeloop.loop.events import CodeBlock, CodeResult, Event, Finished, TextDelta, Usage
@@ -20,6 +21,7 @@ from codeloop.loop.inputs import FetchFile, InputFile, InputFiles
 from codeloop.loop.limits import LoopLimits
 from codeloop.loop.stops import StopScanner
 from codeloop.sandbox.base import Sandbox, Session
+from codeloop.sandbox.execution import Execution, Outcome
 
 
 @dataclass(frozen=True)
@@ -188,8 +190,12 @@ class _Run:
 
     async def _code_block(self, reply: _Reply, code: str) -> AsyncIterator[Event]:
         yield CodeBlock(code)
-        session = await self._session()
-        execution = await session.run(code, self.limits.timeout_s)
+        try:
+            session = await self._session()
+            execution = await session.run(code, self.limits.timeout_s)
+        except StagingFailed as exc:
+            # Staged again before the next block, into the interpreter that replaces this one.
+            execution = Execution(Outcome.OUTCOME_FAILED, f"The block was not run: {exc.message}.\n")
         yield CodeResult(execution)
         result = prompts.result_message(execution)
         self.tally.tool += self.backend.count_tokens(result.content)

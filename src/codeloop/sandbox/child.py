@@ -12,14 +12,18 @@ from __future__ import annotations
 
 import base64
 import builtins
+import contextlib
 import faulthandler
 import importlib.machinery
 import io
+import json
 import linecache
 import mimetypes
 import os
 import resource
+import stat
 import sys
+import tempfile
 import time
 import traceback
 import types
@@ -30,10 +34,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from codeloop.sandbox import protocol
 
-# Raw file bytes returned per block; base64 of this stays well under MAX_MESSAGE_BYTES.
-FILE_BUDGET = 32 << 20
-# Files returned per block: a loop writing thousands of files gets a note, not a flood.
-MAX_FILES = 100
 # Types the system's mime.types may lack (the sandbox sees only part of /etc).
 _MIME_TYPES = {
     ".py": "text/x-python",
@@ -41,13 +41,14 @@ _MIME_TYPES = {
     ".md": "text/markdown",
     ".json": "application/json",
 }
-# A traceback longer than this is noise, and must not overflow the frame whatever the limits.
-MAX_TRAILER_BYTES = 1 << 20
 # Bound the per-block scan of the working dir, whatever user code wrote there.
 MAX_SCAN_ENTRIES = 10_000
 # How tracebacks name user code, as `python -c` does; each block is compiled under its
 # own name so that linecache finds the right source for functions from earlier blocks.
 DISPLAY_NAME = "<string>"
+# Room for _tail's marker; and no character takes more than 12 bytes in JSON (two \u escapes).
+_MARKER_BYTES = 64
+_MAX_ESCAPED_CHAR = 12
 _PR_SET_PDEATHSIG = 1
 _SIGKILL = 9
 _SELF = frozenset({__file__, os.path.abspath(__file__)})
@@ -120,7 +121,7 @@ class Interpreter:
         return {
             "type": "result",
             "ok": ok,
-            "trailer": _tail(trailer, min(output_bytes, MAX_TRAILER_BYTES)),
+            "trailer": _tail(trailer, output_bytes),
             "files": files,
             "stats": stats,
         }
@@ -201,32 +202,40 @@ class Interpreter:
             plt.close("all")
 
     def _files(self, before: dict[str, tuple[int, int]]) -> list[dict[str, str]]:
-        """Figures first, then every file this block wrote or changed in the working dir."""
-        budget = FILE_BUDGET
+        """Figures first, then every file this block wrote or changed in the working dir, within
+        the limits the server holds every result to (protocol.py)."""
+        budget = protocol.FILE_BUDGET
         out: list[dict[str, str]] = []
 
         def add(name: str, mime_type: str, data: bytes) -> None:
             nonlocal budget
+            name = _clean(name)
+            if problem := protocol.name_problem(name):
+                self.notes.append(f"[{protocol.shown(name)} not returned: its name {problem}]\n")
+                return
             if len(data) > budget:
                 self.notes.append(f"[{name} not returned: {len(data)} bytes is over the size limit]\n")
                 return
             budget -= len(data)
             encoded = base64.b64encode(data).decode("ascii")
-            out.append({"name": _clean(name), "mime_type": mime_type, "data": encoded})
+            out.append({"name": name, "mime_type": mime_type, "data": encoded})
 
-        for i, png in enumerate(self.figures, start=1):
+        figures = self.figures[: protocol.MAX_FIGURES]
+        for i, png in enumerate(figures, start=1):
             add(f"figure_{i}.png", "image/png", png)
+        if len(self.figures) > len(figures):
+            self.notes.append(f"[{len(self.figures) - len(figures)} more figures not returned]\n")
         after = _snapshot(self.workdir)
         changed = sorted(rel for rel, stamp in after.items() if before.get(rel) != stamp)
-        for rel in changed[:MAX_FILES]:
+        for rel in changed[: protocol.MAX_FILES]:
             try:
                 with open(os.path.join(self.workdir, rel), "rb") as f:
                     data = f.read(budget + 1)
             except OSError:
                 continue
             add(rel, _mime_type(rel), data)
-        if len(changed) > MAX_FILES:
-            self.notes.append(f"[{len(changed) - MAX_FILES} more new files not returned]\n")
+        if len(changed) > protocol.MAX_FILES:
+            self.notes.append(f"[{len(changed) - protocol.MAX_FILES} more new files not returned]\n")
         return out
 
 
@@ -282,7 +291,8 @@ def _snapshot(root: str) -> dict[str, tuple[int, int]]:
 
 def _mime_type(name: str) -> str:
     ext = os.path.splitext(name)[1].lower()
-    return _MIME_TYPES.get(ext) or mimetypes.guess_type(name, strict=False)[0] or "application/octet-stream"
+    guess = _MIME_TYPES.get(ext) or mimetypes.guess_type(name, strict=False)[0]
+    return guess if guess and not protocol.mime_problem(guess) else "application/octet-stream"
 
 
 class _Meter:
@@ -363,11 +373,16 @@ def _suggest(exc: BaseException) -> str | None:
 
 
 def _tail(text: str, limit: int) -> str:
-    """The end of text within limit bytes: a traceback's last lines are the ones that matter."""
+    """The end of text within limit bytes of UTF-8, and within the wire's MAX_TRAILER_BYTES as it
+    travels, JSON-escaped: a traceback's last lines are the ones that matter."""
+    room = protocol.MAX_TRAILER_BYTES - _MARKER_BYTES
+    limit = min(limit, room)
     data = text.encode("utf-8", "replace")
-    if len(data) <= limit:
-        return data.decode("utf-8")
-    return f"[{len(data) - limit} bytes of traceback not shown]\n" + data[-limit:].decode("utf-8", "ignore")
+    kept = data[-limit:].decode("utf-8", "ignore") if len(data) > limit else data.decode("utf-8")
+    if len(json.dumps(kept)) > room:  # control characters: six bytes each once escaped
+        kept = kept[-(room // _MAX_ESCAPED_CHAR) :]
+    hidden = len(data) - len(kept.encode("utf-8"))
+    return f"[{hidden} bytes of traceback not shown]\n{kept}" if hidden else kept
 
 
 def _flush_std_streams() -> None:
@@ -428,22 +443,52 @@ def serve(fd: int) -> int:
             )
         else:
             raise protocol.ProtocolError(f"unexpected request {kind!r}")
+        reply["id"] = request.get("id")
         _flush_std_streams()  # everything printed must be in the pipe before the server hears "done"
         protocol.write_message(fd, reply)
     return 0
 
 
 def _put_file(workdir: str, name: str, data: str, append: bool) -> dict[str, Any]:
-    """Stage (a piece of) an input file in the working dir under its own name: no dirs, no way out."""
+    """Stage (a piece of) an input file in the working dir under its own name: no dirs, no way out.
+
+    An earlier block may have left anything under that name: a symlink, a FIFO that would block
+    an open() for writing until someone reads it, a directory. The first piece therefore goes into
+    a new file renamed over the name, and later pieces only append to a regular file."""
     base = os.path.basename(name)
     if base in ("", ".", "..") or base != name:
         return {"type": "put", "ok": False, "error": f"not a plain file name: {name!r}"}
+    path = os.path.join(workdir, base)
     try:
-        with open(os.path.join(workdir, base), "ab" if append else "wb") as f:
-            f.write(base64.b64decode(data))
+        content = base64.b64decode(data)
+        if append:
+            _append_to(path, content)
+        else:
+            _replace(workdir, path, content)
     except (OSError, ValueError) as exc:
         return {"type": "put", "ok": False, "error": str(exc)}
     return {"type": "put", "ok": True}
+
+
+def _replace(workdir: str, path: str, content: bytes) -> None:
+    fd, staging = tempfile.mkstemp(dir=workdir, prefix=".staging-")  # a dot-file: never a result
+    try:
+        with os.fdopen(fd, "wb") as f:
+            os.fchmod(f.fileno(), 0o644)
+            f.write(content)
+        os.replace(staging, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(staging)
+        raise
+
+
+def _append_to(path: str, content: bytes) -> None:
+    flags = os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    with os.fdopen(os.open(path, flags), "wb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            raise OSError(f"{os.path.basename(path)} is no longer a regular file")
+        f.write(content)
 
 
 def main(argv: list[str]) -> int:

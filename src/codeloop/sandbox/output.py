@@ -1,17 +1,12 @@
-"""What a session process gives back: stdout and stderr through one capped pipe, and result files."""
+"""What a session process prints: stdout and stderr through one capped pipe."""
 
 from __future__ import annotations
 
 import asyncio
-import base64
 import os
 import signal
-from typing import Any
 
-from codeloop.sandbox.execution import BlockStats, OutputFile
-from codeloop.sandbox.protocol import ProtocolError
-
-__all__ = ["Output", "decode_files", "decode_stats", "join", "signal_name"]
+__all__ = ["Output", "join", "signal_name"]
 
 _READ_CHUNK = 1 << 16
 # A drain reads what is already in the pipe: one pipe buffer, plus slack for busy writers.
@@ -102,28 +97,6 @@ def join(text: str, more: str) -> str:
     if text and more and not text.endswith("\n"):
         text += "\n"
     return text + more
-
-
-def decode_files(reply: dict[str, Any]) -> tuple[OutputFile, ...]:
-    try:
-        if not isinstance(reply["ok"], bool) or not isinstance(reply["trailer"], str):
-            raise TypeError("ok must be a bool and trailer a str")
-        return tuple(
-            OutputFile(str(f["name"]), str(f["mime_type"]), base64.b64decode(f["data"], validate=True))
-            for f in reply["files"]
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ProtocolError(f"malformed result: {exc}") from None
-
-
-def decode_stats(reply: dict[str, Any]) -> BlockStats | None:
-    stats = reply.get("stats")
-    if not isinstance(stats, dict):
-        return None
-    try:
-        return BlockStats(float(stats["cpu_ms"]), float(stats["wall_ms"]), int(stats["peak_memory_bytes"]))
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ProtocolError(f"malformed stats: {exc}") from None
 
 
 def signal_name(number: int) -> str:

@@ -22,7 +22,8 @@ RESET_NOTE = "[session reset for memory: the live sessions used over {} MiB toge
 
 @pytest.fixture(params=["fork", "process"])
 def kind(request: pytest.FixtureRequest) -> type[ForkSandbox | ProcessSandbox]:
-    return {"fork": ForkSandbox, "process": ProcessSandbox}[request.param]
+    kinds: dict[str, type[ForkSandbox | ProcessSandbox]] = {"fork": ForkSandbox, "process": ProcessSandbox}
+    return kinds[request.param]
 
 
 def in_sandbox(loop_thread: LoopThread, kind: type, budget_mib: int, scenario, **config: Any) -> Any:

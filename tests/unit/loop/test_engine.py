@@ -7,8 +7,10 @@ import contextlib
 
 from codeloop.backends.base import Sampling
 from codeloop.backends.scripted import ScriptedBackend
+from codeloop.errors import StagingFailed
 from codeloop.loop.engine import Conversation, Engine
 from codeloop.loop.events import CodeBlock, CodeResult, Event, Finished, TextDelta
+from codeloop.loop.inputs import InputFile
 from codeloop.loop.limits import LoopLimits
 from codeloop.sandbox.base import SessionCounts, SessionMemory
 from codeloop.sandbox.execution import Execution, Outcome
@@ -159,3 +161,36 @@ def test_stop_sequences_cut_the_answer() -> None:
     text = "".join(e.text for e in events if isinstance(e, TextDelta))
     assert text == "You said: one two "
     assert isinstance(events[-1], Finished) and events[-1].finish_reason == "STOP"
+
+
+class StagingSession(FakeSession):
+    """A session whose first attempt to stage a file fails, as when an earlier block left a FIFO."""
+
+    def __init__(self, sandbox: FakeSandbox) -> None:
+        super().__init__(sandbox)
+        self.staged: list[str] = []
+        self.refusals = 1
+
+    async def put_file(self, name: str, data: bytes) -> None:
+        if self.refusals:
+            self.refusals -= 1
+            raise StagingFailed(f"cannot stage {name!r}: the interpreter did not take it within 10 s")
+        self.staged.append(name)
+
+
+def test_a_file_that_cannot_be_staged_fails_the_block_and_is_staged_again_for_the_next() -> None:
+    sandbox = FakeSandbox()
+    session = StagingSession(sandbox)
+    question = Conversation.from_question("```python\nprint(1)\n```\n```python\nprint(2)\n```")
+    conversation = Conversation(question.messages, True, files=(InputFile("in.csv", "text/csv", b"a\n"),))
+
+    async def collect() -> list[Event]:
+        return [event async for event in Engine(ScriptedBackend(), sandbox).run(conversation, session)]
+
+    results = [e.execution for e in asyncio.run(collect()) if isinstance(e, CodeResult)]
+    assert [r.outcome for r in results] == [Outcome.OUTCOME_FAILED, Outcome.OUTCOME_OK]
+    assert results[0].output == (
+        "The block was not run: cannot stage 'in.csv': the interpreter did not take it within 10 s.\n"
+    )
+    assert sandbox.ran == ["print(2)\n"]
+    assert session.staged == ["in.csv"]

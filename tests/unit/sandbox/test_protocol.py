@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import os
 import socket
 import struct
 import threading
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -29,20 +31,20 @@ def test_round_trip(pipe: tuple[int, int]) -> None:
     r, w = pipe
     message = {"type": "run", "code": "print('héllo ✓')\n", "n": 3, "nested": {"ok": True, "none": None}}
     protocol.write_message(w, message)
-    protocol.write_message(w, {"type": "second"})
+    protocol.write_message(w, {"type": "ready"})
     assert protocol.read_message(r) == message
-    assert protocol.read_message(r) == {"type": "second"}
+    assert protocol.read_message(r) == {"type": "ready"}
 
 
 def test_lone_surrogates_survive(pipe: tuple[int, int]) -> None:
     r, w = pipe
-    protocol.write_message(w, {"code": "x = '\udcff'"})
-    assert protocol.read_message(r) == {"code": "x = '\udcff'"}
+    protocol.write_message(w, {"type": "run", "code": "x = '\udcff'"})
+    assert protocol.read_message(r) == {"type": "run", "code": "x = '\udcff'"}
 
 
 def test_frame_larger_than_a_pipe_buffer(pipe: tuple[int, int]) -> None:
     r, w = pipe
-    message = {"data": "x" * (3 << 20)}
+    message = {"type": "put", "data": "x" * (3 << 20)}
     writer = threading.Thread(target=protocol.write_message, args=(w, message))
     writer.start()
     try:
@@ -112,7 +114,7 @@ def test_async_round_trip_against_sync_peer() -> None:
         try:
             # The sync side runs in a thread, as the child would in its own process.
             echo = asyncio.create_task(asyncio.to_thread(_echo_once, theirs.fileno()))
-            big = {"data": "y" * (2 << 20)}
+            big = {"type": "put", "data": "y" * (2 << 20)}
             await protocol.write_message_async(writer, big)
             assert await protocol.read_message_async(reader) == big
             await echo
@@ -140,3 +142,60 @@ def test_async_truncated_and_absurd_frames() -> None:
         asyncio.run(read(struct.pack(">I", 10) + b"{}"))
     with pytest.raises(ProtocolError, match="announces"):
         asyncio.run(read(struct.pack(">I", protocol.MAX_MESSAGE_BYTES + 1)))
+
+
+@pytest.mark.parametrize(
+    ("payload", "named"),
+    [
+        (b'{"type": "evil"}', "unknown type 'evil'"),
+        (b'{"kind": "result"}', "unknown type None"),
+        (b'{"type": "result", "x": NaN}', "NaN is not JSON"),
+        (b'{"type": "result", "x": ' + b"[" * 5000 + b"]" * 5000 + b"}", "nests too deep"),
+        (b'{"type": "result", "x": "\xed\xa0\x80"}', "not UTF-8"),
+    ],
+)
+def test_frames_that_are_not_our_messages_are_refused_and_named(payload: bytes, named: str) -> None:
+    with pytest.raises(protocol.InvalidMessage, match=named):
+        protocol.decode(payload)
+
+
+@pytest.mark.parametrize("value", [b"true", b"0", b'""', b"[]", b"{}", b"null"])
+def test_a_frame_of_many_values_is_refused_while_it_is_parsed(value: bytes) -> None:
+    many = b'{"type": "result", "files": [' + b",".join([value] * 1_000_000) + b"]}"
+    started = time.perf_counter()
+    with pytest.raises(protocol.InvalidMessage, match=f"more than {protocol.MAX_VALUES} values"):
+        protocol.decode(many)
+    assert time.perf_counter() - started < 1
+
+
+def test_a_big_frame_at_the_value_limit_is_accepted() -> None:
+    items = protocol.MAX_VALUES - 4  # the object, its type, the padding and the list are values too
+    padding = "x" * (64 << 10)  # past the size parsed by the C scanner, which counts nothing
+    frame = b'{"type": "run", "pad": "%s", "x": [%s]}' % (padding.encode(), b",".join([b"1"] * items))
+    assert len(protocol.decode(frame)["x"]) == items
+    with pytest.raises(protocol.InvalidMessage, match="values"):
+        protocol.decode(frame.replace(b"[", b"[1,"))
+
+
+def test_a_small_frame_is_bounded_by_its_size() -> None:
+    started = time.perf_counter()
+    for value in (b"[]", b"0", b"{}"):
+        protocol.decode(b'{"type": "run", "x": [%s]}' % b",".join([value] * 20_000))
+    assert time.perf_counter() - started < 1
+
+
+def test_the_largest_legitimate_result_fits_in_a_frame() -> None:
+    entries = protocol.MAX_FILES + protocol.MAX_FIGURES
+    share = protocol.FILE_BUDGET // entries
+    size = share - (share - 1) % 3  # two bytes of padding each, the most base64 adds
+    name = "/".join(["é" * 127] * 4)[: protocol.MAX_PATH_BYTES // 2]
+    mime = "a" * 127 + "/" + "b" * 127
+    files = [{"name": name, "mime_type": mime, "data": base64.b64encode(b"x" * size).decode()}] * entries
+    trailer = "\x01" * ((protocol.MAX_TRAILER_BYTES - 64) // 6)
+    stats = {"cpu_ms": 1e12, "wall_ms": 1e12, "peak_memory_bytes": 1 << 50}
+    result = {"type": "result", "id": "f" * 16, "ok": False, "trailer": trailer}
+    result |= {"files": files, "stats": stats}
+    assert protocol.name_problem(name) is None and protocol.mime_problem(mime) is None
+    frame = protocol.encode(result)
+    assert len(frame) > 0.95 * protocol.MAX_MESSAGE_BYTES
+    assert protocol.decode(frame[4:]) == result
