@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from codeloop.server.logs import RequestIdFilter
 from codeloop.settings import Settings
 from live import LiveServer, serving, wait_until
+from serve_process import start_serve
 
 CODELOOP = str(Path(sys.executable).with_name("codeloop"))
 CODE_TOOL = types.GenerateContentConfig(tools=[types.Tool(code_execution=types.ToolCodeExecution())])
@@ -260,35 +259,24 @@ def test_serve_refuses_to_listen_beyond_loopback_without_keys(tmp_path: Path) ->
 
 
 def test_serve_writes_json_logs_with_request_ids() -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
     environment = {k: v for k, v in os.environ.items() if not k.startswith("CODELOOP_")}
-    server = subprocess.Popen(
-        [CODELOOP, "serve", "--model", "scripted", "--port", str(port), "--log-format", "json"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    server = start_serve(
+        "--model",
+        "scripted",
+        "--log-format",
+        "json",
         env={**environment, "CODELOOP_LOG_LEVEL": "info"},
+        capture=True,
     )
+    url = server.url
     try:
-        url = f"http://127.0.0.1:{port}"
-        assert wait_until(lambda: _up(url), timeout=30), "the server did not come up"
         answered = httpx.post(
             f"{url}{GENERATE}", content=BODY, headers={"x-request-id": "json-1"}, timeout=30
         )
         assert answered.status_code == 200 and answered.headers["x-request-id"] == "json-1"
     finally:
-        server.send_signal(signal.SIGTERM)
-        _, stderr = server.communicate(timeout=30)
+        _, stderr = server.stop()
     entries = [json.loads(line) for line in stderr.splitlines() if line.strip()]  # every line is JSON
     (line,) = [entry for entry in entries if entry["request_id"] == "json-1"]
     assert line["message"] == "request" and line["status"] == 200 and line["path"] == GENERATE
     assert any(entry["logger"].startswith("uvicorn") for entry in entries)
-
-
-def _up(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/healthz").status_code == 200
-    except httpx.TransportError:
-        return False

@@ -5,13 +5,13 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
+
+from serve_process import start_serve
 
 CODELOOP = str(Path(sys.executable).with_name("codeloop"))
 
@@ -81,40 +81,19 @@ def test_unknown_model_is_a_clear_error() -> None:
     assert "nope" in done.stderr and "Traceback" not in done.stderr
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def test_serve() -> None:
-    port = free_port()
-    server = subprocess.Popen(
-        [CODELOOP, "serve", "--model", "scripted", "--port", str(port), "--exec-timeout", "5"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env={**os.environ, "CODELOOP_LOG_LEVEL": "warning"},
-    )
+    environment = {**os.environ, "CODELOOP_LOG_LEVEL": "warning"}
+    server = start_serve("--model", "scripted", "--exec-timeout", "5", env=environment, capture=True)
+    url = server.url
     try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "the server did not come up"
-                time.sleep(0.1)
         question = "```python\nprint(2 ** 10)\n```"
         body = json.dumps({"tools": {"codeExecution": {}}, "contents": {"parts": {"text": question}}})
         response = httpx.post(f"{url}/v1beta/models/scripted:generateContent", content=body, timeout=30)
         parts = response.json()["candidates"][0]["content"]["parts"]
         assert parts[2]["codeExecutionResult"] == {"outcome": "OUTCOME_OK", "output": "1024\n"}
     finally:
-        server.send_signal(signal.SIGTERM)
-        output, _ = server.communicate(timeout=30)
+        output = "".join(server.stop())
     # uvicorn shuts down gracefully, then re-raises the signal it caught, as a well-behaved daemon does.
-    assert server.returncode in (0, -signal.SIGTERM), output
+    assert server.process.returncode in (0, -signal.SIGTERM), output
     assert "Traceback" not in output
-    assert f"http://127.0.0.1:{port}" in output
+    assert url in output

@@ -6,17 +6,15 @@ import json
 import os
 import secrets
 import shutil
-import socket
 import subprocess
-import sys
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
-CODELOOP = str(Path(sys.executable).with_name("codeloop"))
+from serve_process import ServeProcess, start_serve
+
 REPO = Path(__file__).resolve().parents[2]
 CANARY = "codeloop-canary-" + secrets.token_hex(8)
 LIMITS = (
@@ -54,16 +52,9 @@ class Server:
         assert httpx.get(f"{self.url}/healthz", timeout=10).json() == {"status": "ok"}
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def start_server(*flags: str, env: dict[str, str] | None = None) -> Server:
     """A server with the escape tests' limits, these flags, and env on top of this environment."""
-    port = free_port()
-    env = {
+    environment = {
         **os.environ,
         "CODELOOP_SECURITY_CANARY": CANARY,
         "CODELOOP_LOG_LEVEL": "warning",
@@ -71,34 +62,14 @@ def start_server(*flags: str, env: dict[str, str] | None = None) -> Server:
     }
     # A Files API of its own: what an attack stores there must not outlive the server or reach another.
     data_dir = tempfile.mkdtemp(prefix="codeloop-security-")
-    serve = [CODELOOP, "serve", "--port", str(port), "--model", "scripted", "--data-dir", data_dir]
-    process = subprocess.Popen(
-        [*serve, *LIMITS, *flags],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=env,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{url}/healthz").status_code == 200:
-                return Server(url, process, data_dir)
-        except httpx.TransportError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            shutil.rmtree(data_dir, ignore_errors=True)
-            raise RuntimeError("the server did not come up")
-        time.sleep(0.1)
+    try:
+        served = start_serve("--model", "scripted", "--data-dir", data_dir, *LIMITS, *flags, env=environment)
+    except BaseException:
+        shutil.rmtree(data_dir, ignore_errors=True)
+        raise
+    return Server(served.url, served.process, data_dir)
 
 
 def stop_server(server: Server) -> None:
-    server.process.terminate()
-    try:
-        server.process.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        server.process.kill()
-        server.process.wait()
+    ServeProcess(server.url, server.process).stop()
     shutil.rmtree(server.data_dir, ignore_errors=True)

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 from rich.console import Console
-from servers import CODELOOP
 
 from codeloop.cli.render import TrailPrinter
 from codeloop.files.saving import COMPONENT_BYTES, MAX_DEPTH, save_file
 from codeloop.sandbox.execution import Execution, Outcome, OutputFile
+from serve_process import CODELOOP
 
 DATA = b"written by sandboxed code"
 

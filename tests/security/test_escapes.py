@@ -11,14 +11,14 @@ import json
 import os
 import re
 import socket
-import subprocess
 import threading
 import time
 
 import httpx
-from servers import CANARY, CODELOOP, LIMITS, REPO, Server, free_port
+from servers import CANARY, LIMITS, REPO, Server
 
 from processes import alive, descendants
+from serve_process import start_serve
 
 NO_PRELOAD_LONG_DEADLINE = ("--exec-timeout", "60", "--preload", "")
 OK, FAILED, DEADLINE = "OUTCOME_OK", "OUTCOME_FAILED", "OUTCOME_DEADLINE_EXCEEDED"
@@ -267,22 +267,9 @@ def test_one_session_sees_nothing_of_another(sandboxed: Server, unsandboxed: Ser
 
 
 def test_no_process_outlives_a_killed_server() -> None:
-    port = free_port()
-    server = subprocess.Popen(
-        [CODELOOP, "serve", "--port", str(port), "--model", "scripted", *LIMITS, *NO_PRELOAD_LONG_DEADLINE],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    served = start_serve("--model", "scripted", *LIMITS, *NO_PRELOAD_LONG_DEADLINE)
+    server, url = served.process, served.url
     try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline and server.poll() is None
-                time.sleep(0.1)
         code = "import subprocess, time\nsubprocess.Popen(['setsid', 'sleep', '1000'])\ntime.sleep(60)"
         body = json.dumps(
             {"tools": {"codeExecution": {}}, "contents": {"parts": {"text": f"```python\n{code}\n```"}}}

@@ -16,9 +16,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from servers import CODELOOP, Server, start_server, stop_server
+from servers import Server, start_server, stop_server
 
 from live import wait_until
+from serve_process import CODELOOP
 
 HEADER_TIMEOUT_S = 1.0
 BODY_TIMEOUT_S = 2.0
