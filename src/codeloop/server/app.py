@@ -37,9 +37,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         async with open_runtime(settings, registry) as runtime:
             sessions = SessionStore(
                 runtime.sandbox,
-                settings.session_idle_timeout,
-                settings.max_kept_sessions,
-                settings.max_kept_sessions_per_key,
+                ttl_s=settings.session_idle_timeout,
+                max_sessions=settings.max_kept_sessions,
+                max_per_key=settings.max_kept_sessions_per_key,
             )
             sweeping = asyncio.create_task(
                 sweep(
@@ -49,9 +49,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             )
             try:
                 app.state.runtime = ServerRuntime(
-                    settings,
-                    runtime.registry,
-                    runtime.sandbox,
+                    settings=settings,
+                    registry=runtime.registry,
+                    sandbox=runtime.sandbox,
                     sessions=sessions,
                     files=stored_files,
                     uploads=uploads,
