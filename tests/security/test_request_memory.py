@@ -3,8 +3,7 @@
 A real `codeloop serve` process (scripted model, real sandbox). Each block writes a 31 MiB PNG-named
 file, the most a block may return (32 MiB), and removes the one before, so the working dir stays within
 its size. Every image comes back, inline or as a Files API link, and the server's peak memory grows by
-a bounded amount, not by the sum of the files (ten of them, held as bytes, base64 and JSON at once,
-took 1.39 GB).
+a bounded amount, not by the sum of the files held as bytes, base64 and JSON at once.
 """
 
 from __future__ import annotations
@@ -20,13 +19,13 @@ import httpx
 import pytest
 from servers import Server, start_server, stop_server
 
-MIB = 1 << 20
 FILES = 10
 FILE_MIB = 31
-# The server's own work for one such request: one block's file crossing the sandbox seam at a time
-# (its result frame, ~42 MiB of base64, decoded to 31 MiB and stored, ~115 MiB at its peak), and the
-# response's inline budget (16 MiB) rendered as base64 into the body (~65 MiB). Ten files held to the
-# end would be over a gigabyte.
+# What the request may cost the server: one block's result crossing the sandbox seam at a time (its
+# ~42 MiB base64 frame read, parsed and decoded to 31 MiB, ~115 MiB at its peak) while the loop still
+# holds the block before's (31 MiB), and at most the response's inline budget (16 MiB, ~65 MiB once
+# rendered as base64 into the body; none of these images fits in it): 220-230 MiB here. The ten files
+# held to the end, as bytes, base64 and JSON, would take over a gigabyte.
 MAX_GROWTH_MIB = 400
 
 

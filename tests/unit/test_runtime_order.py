@@ -45,13 +45,17 @@ def log(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return log
 
 
-def test_the_sandbox_closes_before_the_models(log: list[str]) -> None:
+def use(model: str, log: list[str]) -> None:
     async def main() -> None:
-        async with open_runtime(Settings(model="scripted")) as runtime:
+        async with open_runtime(Settings(model=model)) as runtime:
             log.append("in use")
-            assert runtime.registry.canonical("gemini-2.5-pro") == "scripted"
+            assert runtime.registry.canonical("gemini-2.5-pro") == model
 
     asyncio.run(main())
+
+
+def test_the_sandbox_closes_before_the_models(log: list[str]) -> None:
+    use("scripted", log)
     assert log == ["sandbox started", "in use", "sandbox closed", "registry closed"]
 
 
@@ -63,12 +67,8 @@ def test_a_default_model_that_fails_to_load_closes_the_started_sandbox(
 
     monkeypatch.setattr(Registry, "resolve", resolve)
 
-    async def main() -> None:
-        async with open_runtime(Settings(model="scripted")):
-            log.append("in use")
-
     with pytest.raises(BackendUnavailable, match="weights corrupt"):
-        asyncio.run(main())
+        use("scripted", log)
     assert log == ["sandbox started", "sandbox closed", "registry closed"]
 
 
@@ -80,20 +80,12 @@ def test_a_sandbox_that_cannot_start_still_closes_the_models(
 
     monkeypatch.setattr(runtime_module, "start_sandbox", start_sandbox)
 
-    async def main() -> None:
-        async with open_runtime(Settings(model="scripted")):
-            log.append("in use")
-
     with pytest.raises(SandboxFailure, match="no user namespaces"):
-        asyncio.run(main())
+        use("scripted", log)
     assert log == ["registry closed"]
 
 
 def test_an_unknown_model_is_refused_before_anything_starts(log: list[str]) -> None:
-    async def main() -> None:
-        async with open_runtime(Settings(model="nope")):
-            log.append("in use")
-
     with pytest.raises(InvalidRequest, match="Unknown model"):
-        asyncio.run(main())
+        use("nope", log)
     assert log == []
