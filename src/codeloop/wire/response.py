@@ -55,6 +55,7 @@ def parts_for(event: Returned, stats: bool = False) -> list[types.Part]:
             types.Part(executable_code=types.ExecutableCode(language=types.Language.PYTHON, code=event.code))
         ]
     if isinstance(event, CodeResult):
+        # A result no one placed (see server/generated_files.py) carries every file inline.
         event = ReturnedResult(event.execution, event.execution.files)
     if isinstance(event, ReturnedResult):
         execution = event.execution
