@@ -83,6 +83,12 @@ class Settings(BaseSettings):
         description="Files code writes come back inline up to this size; bigger ones (but images) as "
         "fileData links to the Files API.",
     )
+    inline_response_bytes: int = Field(
+        16 << 20,
+        ge=0,
+        description="File bytes one response carries inline, images included, first come first served; "
+        "past it files come back as fileData links to the Files API.",
+    )
     log_level: str = Field("info", description="Log level: debug, info, warning or error.")
     insecure_no_sandbox: bool = Field(
         False,

@@ -135,3 +135,22 @@ def test_big_files_come_back_as_links_to_the_files_api(tmp_path: Path) -> None:
         again: list[types.PartUnionDict] = [big, "```python\nprint(len(open('big.txt').read()))\n```"]
         response = client.models.generate_content(model="scripted", contents=again, config=CODE_TOOL)
         assert response.code_execution_result == "5000\n"
+
+
+def test_past_the_responses_inline_budget_images_come_back_as_links(tmp_path: Path) -> None:
+    settings = Settings(model="scripted", inline_response_bytes=3000, data_dir=tmp_path)
+    code = "".join(
+        f"```python\nopen('{name}.png', 'wb').write(b'{name}' * 1000)\n```\n" for name in ("ab", "cd")
+    )
+    with serving(settings) as server, developer_client(server.url) as client:
+        whole = client.models.generate_content(model="scripted", contents=code, config=CODE_TOOL)
+        streamed = client.models.generate_content_stream(model="scripted", contents=code, config=CODE_TOOL)
+        for parts in (
+            whole.candidates[0].content.parts,
+            [part for chunk in streamed for part in chunk.candidates[0].content.parts],
+        ):
+            first, second = [p for p in parts if p.inline_data or p.file_data]
+            assert first.inline_data.display_name == "ab.png" and first.inline_data.data == b"ab" * 1000
+            assert second.file_data.display_name == "cd.png" and second.file_data.mime_type == "image/png"
+            download = httpx.get(second.file_data.file_uri + ":download", params={"alt": "media"})
+            assert download.content == b"cd" * 1000

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from codeloop.backends.base import Chat, Message, Sampling
 from codeloop.backends.catalog import EMBEDDED_MODELS
 from codeloop.backends.registry import ALIASES
-from codeloop.sandbox.base import SessionCounts, SessionMemory
+from codeloop.sandbox.base import Sandbox, SessionCounts, SessionMemory
 
 if TYPE_CHECKING:
     from codeloop.backends.embedded import GenerationStats
@@ -61,26 +61,25 @@ class Throughput:
 async def _measure(args: argparse.Namespace) -> dict[str, Any]:
     from llama_cpp import Llama
 
-    from codeloop.backends.embedded import EmbeddedBackend
-    from codeloop.backends.registry import _cores
-    from codeloop.backends.weights import ensure_model_file
+    from codeloop.runtime import open_runtime
     from codeloop.settings import Settings
 
     name = ALIASES.get(args.model, args.model)
     model = EMBEDDED_MODELS[name]
-    path = ensure_model_file(model.weights, Settings().cache_dir / "models")
-    threads = args.threads or _cores()
-    backend = EmbeddedBackend(model, path, threads=threads)
-    raw = Llama(
-        model_path=str(path), n_ctx=model.context_length, n_threads=threads, n_batch=512, verbose=False
-    )
-    try:
+    async with open_runtime(Settings(model=name, threads=args.threads)) as runtime:
+        backend: Any = await runtime.backend(name)
+        threads = backend.llm.n_threads
+        raw = Llama(
+            model_path=backend.llm.model_path,
+            n_ctx=model.context_length,
+            n_threads=threads,
+            n_batch=512,
+            verbose=False,
+        )
         throughput = await _throughput(backend, raw, args.tokens, args.rounds)
         raw.close()
-        with_reuse = await _primes_request(backend, reuse=True)
-        without_reuse = await _primes_request(backend, reuse=False)
-    finally:
-        await backend.aclose()
+        with_reuse = await _primes_request(backend, runtime.sandbox, reuse=True)
+        without_reuse = await _primes_request(backend, runtime.sandbox, reuse=False)
     return {
         "model": name,
         "threads": threads,
@@ -134,35 +133,31 @@ def _chatml_prompt(messages: tuple[Message, ...]) -> str:
     return chatml.render(messages)
 
 
-async def _primes_request(backend: Any, reuse: bool) -> dict[str, Any]:
-    """The 50-primes request through the real loop and sandbox, timed piece by piece."""
+async def _primes_request(backend: Any, sandbox: Sandbox, reuse: bool) -> dict[str, Any]:
+    """The 50-primes request through the real loop, in the runtime's sandbox (started, the stack
+    loaded, as a running server's is), timed piece by piece."""
     from codeloop.loop.engine import Conversation, Engine
     from codeloop.loop.events import TextDelta
-    from codeloop.sandbox.factory import create_sandbox
-    from codeloop.settings import Settings
 
-    settings = Settings()
     backend.reuse_cache = reuse
     backend.llm.reset()
     history: list[GenerationStats] = []
     backend.on_generation = history.append
-    sandbox = _TimedSandbox(create_sandbox(settings.sandbox_limits, settings.sandbox_config))
+    timed = _TimedSandbox(sandbox)
     question = Conversation.from_question(PRIMES)
     conversation = Conversation(question.messages, True, Sampling(temperature=0, seed=0))
     answer = ""
     try:
-        await sandbox.open_session()  # a warm start, as a running server has: the stack is loaded
         started = time.perf_counter()
-        async for event in Engine(backend, sandbox).run(conversation):
+        async for event in Engine(backend, timed).run(conversation):
             if isinstance(event, TextDelta):
                 answer += event.text
         wall = time.perf_counter() - started
     finally:
         backend.reuse_cache = True
         backend.on_generation = None
-        await sandbox.close()
     model_s = sum(s.prefill_s + s.decode_s for s in history)
-    overhead = wall - model_s - sandbox.run_s
+    overhead = wall - model_s - timed.run_s
     return {
         "iterations": [
             {"prompt_tokens": s.prompt_tokens, "prefill_tokens": s.prefill_tokens, "prefill_s": s.prefill_s}
@@ -171,7 +166,7 @@ async def _primes_request(backend: Any, reuse: bool) -> dict[str, Any]:
         "correct": "5117" in answer,
         "wall_s": wall,
         "model_s": model_s,
-        "exec_s": sandbox.run_s,
+        "exec_s": timed.run_s,
         "overhead_s": overhead,
         "overhead_share": overhead / wall,
     }
@@ -180,7 +175,7 @@ async def _primes_request(backend: Any, reuse: bool) -> dict[str, Any]:
 class _TimedSandbox:
     """A sandbox whose sessions add up the time they spend running code."""
 
-    def __init__(self, sandbox: Any) -> None:
+    def __init__(self, sandbox: Sandbox) -> None:
         self._sandbox = sandbox
         self.run_s = 0.0
 
@@ -197,7 +192,7 @@ class _TimedSandbox:
         return memory
 
     async def close(self) -> None:
-        await self._sandbox.close()
+        """Nothing: the runtime that started the sandbox closes it."""
 
 
 class _TimedSession:

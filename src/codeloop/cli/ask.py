@@ -56,24 +56,16 @@ def question(text: str, files: list[Path]) -> types.Content:
 
 
 async def _ask(args: argparse.Namespace) -> int:
-    from codeloop.backends.registry import Registry
-    from codeloop.loop.engine import Engine
-    from codeloop.sandbox.factory import start_sandbox
+    from codeloop.runtime import open_runtime
 
     settings = settings_from(args)
-    registry = Registry(settings.model, options=settings.backend_options)
-    backend = await asyncio.to_thread(registry.resolve, settings.model)
+    conversation = Conversation.from_contents(
+        [question(args.question, args.files)], code_execution=not args.no_code
+    )
     printer = TrailPrinter(Console(highlight=False), args.files_dir)
-    sandbox = await start_sandbox(settings.sandbox_limits, settings.sandbox_config)
-    try:
-        engine = Engine(backend, sandbox, settings.loop_limits)
-        conversation = Conversation.from_contents(
-            [question(args.question, args.files)], None, not args.no_code
-        )
+    async with open_runtime(settings) as runtime:
+        engine = await runtime.engine(settings.model)
         async with contextlib.aclosing(engine.run(conversation)) as events:
             async for event in events:
                 printer.show(event)
-    finally:
-        await sandbox.close()
-        await registry.aclose()
     return 0

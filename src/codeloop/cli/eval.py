@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
+import contextlib
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from rich import box
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from codeloop.cli.options import add_settings_flags, settings_from
@@ -18,6 +19,9 @@ from codeloop.errors import InvalidRequest
 from codeloop.eval.items import Record
 from codeloop.eval.report import MODES, Mode
 from codeloop.eval.suites import SUITES
+
+if TYPE_CHECKING:
+    from codeloop.eval.evaluation import Started
 
 EPILOG = """\
 suites:
@@ -77,70 +81,59 @@ def _count(text: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    from codeloop.eval.evaluation import Plan, evaluate
+
     if args.no_code and args.mode not in (None, "no-code"):
         raise InvalidRequest(f"--no-code contradicts --mode {args.mode}.")
-    return asyncio.run(_eval(args))
-
-
-async def _eval(args: argparse.Namespace) -> int:
-    from codeloop.backends.registry import Registry
-    from codeloop.eval.chart import compare
-    from codeloop.eval.report import build_report, report_path, write_report
-    from codeloop.eval.runner import GREEDY, run_suite
-    from codeloop.eval.split import select
-    from codeloop.eval.suites import load_suite
-    from codeloop.loop.engine import Engine
-    from codeloop.sandbox.factory import start_sandbox
-
     mode = "no-code" if args.no_code else args.mode or "code"
-    modes: list[Mode] = list(MODES) if mode == "both" else [cast(Mode, mode)]
-    suite = load_suite(args.suite)
-    items = select(suite.items, args.split, args.limit)
-    settings = settings_from(args)
-    registry = Registry(settings.model, options=settings.backend_options)
-    model = registry.canonical(settings.model)
-    sampling = dataclasses.replace(GREEDY, max_tokens=args.max_output_tokens)
-    run_settings = {
-        "limit": args.limit,
-        "workers": args.workers,
-        "max_code_blocks": settings.max_code_blocks,
-        "exec_timeout": settings.exec_timeout,
-        "temperature": sampling.temperature,
-        "seed": sampling.seed,
-        "max_output_tokens": sampling.max_tokens,
-        "insecure_no_sandbox": settings.insecure_no_sandbox,
-    }
-    console, status = Console(highlight=False), Console(stderr=True)
-    console.print(f"{suite.name}: {len(items)} {args.split} items of {len(suite.items)}, model {model}")
-    backend = await asyncio.to_thread(registry.resolve, settings.model)
-    sandbox = await start_sandbox(settings.sandbox_limits, settings.sandbox_config)
-    reports: dict[str, dict[str, Any]] = {}
-    try:
-        engine = Engine(backend, sandbox, settings.loop_limits)
-        for each in modes:
-            with _progress(status) as progress:
-                task = progress.add_task(f"{suite.name} {each}", total=len(items), score="")
-                correct = done = 0
+    plan = Plan(
+        suite=args.suite,
+        modes=MODES if mode == "both" else (cast(Mode, mode),),
+        split=args.split,
+        limit=args.limit,
+        workers=args.workers,
+        out=args.out,
+        max_output_tokens=args.max_output_tokens,
+    )
+    console = Console(highlight=False)
+    evaluation = asyncio.run(
+        evaluate(settings_from(args), plan, _ConsoleWatch(console, Console(stderr=True)))
+    )
+    if evaluation.chart:
+        console.print(f"chart: {evaluation.chart}", soft_wrap=True)
+    console.print(_table(evaluation.reports))
+    return 1 if evaluation.errors else 0
 
-                def advance(record: Record, task: TaskID = task) -> None:
-                    nonlocal correct, done
-                    correct, done = correct + record.correct, done + 1
-                    progress.update(task, advance=1, score=f"{correct}/{done} correct")
 
-                records = await run_suite(
-                    engine, suite, items, each == "code", args.workers, sampling, on_record=advance
-                )
-            report = build_report(suite.name, model, each, args.split, records, run_settings)
-            path = write_report(report_path(args.out, suite.name, model, args.split, each), report)
-            reports[each] = report
-            console.print(f"report: {path}", soft_wrap=True)
-    finally:
-        await sandbox.close()
-        await registry.aclose()
-    if chart := compare(args.out, suite.name, model, args.split):
-        console.print(f"chart: {chart}", soft_wrap=True)
-    console.print(_table(reports))
-    return 1 if any(report["summary"]["errors"] for report in reports.values()) else 0
+class _ConsoleWatch:
+    """The run as it goes: what runs on stdout, a progress bar per mode on stderr, each report's path."""
+
+    def __init__(self, console: Console, status: Console) -> None:
+        self.console = console
+        self.status = status
+        self.suite = ""
+
+    def started(self, started: Started) -> None:
+        self.suite = started.suite
+        self.console.print(
+            f"{started.suite}: {started.items} {started.split} items of {started.of}, model {started.model}"
+        )
+
+    @contextlib.contextmanager
+    def mode(self, mode: Mode, items: int) -> Iterator[Callable[[Record], None]]:
+        with _progress(self.status) as progress:
+            task = progress.add_task(f"{self.suite} {mode}", total=items, score="")
+            correct = done = 0
+
+            def advance(record: Record) -> None:
+                nonlocal correct, done
+                correct, done = correct + record.correct, done + 1
+                progress.update(task, advance=1, score=f"{correct}/{done} correct")
+
+            yield advance
+
+    def reported(self, mode: Mode, path: Path) -> None:
+        self.console.print(f"report: {path}", soft_wrap=True)
 
 
 def _progress(console: Console) -> Progress:
@@ -154,7 +147,7 @@ def _progress(console: Console) -> Progress:
     )
 
 
-def _table(reports: dict[str, dict[str, Any]]) -> Table:
+def _table(reports: Mapping[Mode, dict[str, Any]]) -> Table:
     table = Table(
         "mode",
         "accuracy",

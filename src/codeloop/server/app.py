@@ -9,11 +9,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from codeloop import __version__
-from codeloop.backends.registry import Registry
 from codeloop.files import FileStore, UploadStore
 from codeloop.files.sweep import sweep, sweep_interval
+from codeloop.runtime import open_runtime, registry_for
 from codeloop.sandbox.base import Sandbox
-from codeloop.sandbox.factory import start_sandbox
 from codeloop.server import handlers, openapi
 from codeloop.server.access import AccessMiddleware
 from codeloop.server.auth import api_keys
@@ -21,7 +20,7 @@ from codeloop.server.body import BodyDeadlineMiddleware
 from codeloop.server.limits import ConcurrencyLimiter
 from codeloop.server.metrics import Metrics
 from codeloop.server.routes import files, generate, health, metrics, models
-from codeloop.server.runtime import Runtime
+from codeloop.server.runtime import ServerRuntime
 from codeloop.server.sessions import SessionStore
 from codeloop.server.telemetry import Telemetry, TelemetryMiddleware
 from codeloop.server.tracing import tracer_from_environment
@@ -31,36 +30,37 @@ from codeloop.settings import Settings
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
-    registry = Registry(settings.model, settings.model_aliases, settings.backend_options)
+    registry = registry_for(settings)  # an unknown model is refused now, before the server starts
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stored_files, uploads = open_file_stores(settings)
-        # The default model loads (off the event loop) while the sandbox starts: the first
-        # answer should wait for neither.
-        loading = asyncio.ensure_future(asyncio.to_thread(registry.resolve, settings.model))
-        sandbox = await start_sandbox(settings.sandbox_limits, settings.sandbox_config)
-        sessions = SessionStore(
-            sandbox,
-            settings.session_idle_timeout,
-            settings.max_kept_sessions,
-            settings.max_kept_sessions_per_key,
-        )
-        sweeping = asyncio.create_task(
-            sweep(
-                [stored_files.purge_expired, uploads.purge_expired],
-                sweep_interval(min(settings.files_ttl_s, settings.upload_idle_timeout)),
+        async with open_runtime(settings, registry) as runtime:
+            sessions = SessionStore(
+                runtime.sandbox,
+                ttl_s=settings.session_idle_timeout,
+                max_sessions=settings.max_kept_sessions,
+                max_per_key=settings.max_kept_sessions_per_key,
             )
-        )
-        try:
-            await loading
-            app.state.runtime = Runtime(settings, registry, sandbox, sessions, stored_files, uploads)
-            yield
-        finally:
-            sweeping.cancel()
-            await sessions.close()
-            await sandbox.close()
-            await registry.aclose()
+            sweeping = asyncio.create_task(
+                sweep(
+                    [stored_files.purge_expired, uploads.purge_expired],
+                    sweep_interval(min(settings.files_ttl_s, settings.upload_idle_timeout)),
+                )
+            )
+            try:
+                app.state.runtime = ServerRuntime(
+                    settings=settings,
+                    registry=runtime.registry,
+                    sandbox=runtime.sandbox,
+                    sessions=sessions,
+                    files=stored_files,
+                    uploads=uploads,
+                )
+                yield
+            finally:
+                sweeping.cancel()
+                await sessions.close()
 
     app = FastAPI(
         title="codeloop",
@@ -78,11 +78,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
 
     def sandbox() -> Sandbox | None:
-        runtime: Runtime | None = getattr(app.state, "runtime", None)  # None until the lifespan starts
+        runtime: ServerRuntime | None = getattr(app.state, "runtime", None)  # None until the lifespan starts
         return runtime.sandbox if runtime is not None else None
 
     def usage() -> dict[str, KeyUsage] | None:
-        runtime: Runtime | None = getattr(app.state, "runtime", None)
+        runtime: ServerRuntime | None = getattr(app.state, "runtime", None)
         return usage_by_key(runtime) if runtime is not None else None
 
     telemetry = Telemetry(Metrics(sandbox, usage), tracer_from_environment())

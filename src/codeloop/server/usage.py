@@ -15,7 +15,7 @@ from prometheus_client.registry import Collector
 from codeloop.owners import owner_tag
 
 if TYPE_CHECKING:
-    from codeloop.server.runtime import Runtime
+    from codeloop.server.runtime import ServerRuntime
 
 
 @dataclass(frozen=True)
@@ -26,7 +26,7 @@ class KeyUsage:
     open_uploads: int = 0
 
 
-def usage_by_key(runtime: Runtime) -> dict[str, KeyUsage]:
+def usage_by_key(runtime: ServerRuntime) -> dict[str, KeyUsage]:
     """Every owner's usage, by its tag; owners that hold nothing are left out."""
     stored = runtime.files.ledger.by_owner()
     files = runtime.files.counts_by_owner()

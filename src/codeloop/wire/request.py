@@ -6,7 +6,7 @@ import enum
 import json
 import types as pytypes
 from inspect import isclass
-from typing import Any, TypeVar, Union, get_args, get_origin
+from typing import Any, Self, TypeVar, Union, get_args, get_origin
 
 import pydantic
 from google.genai import types
@@ -43,13 +43,21 @@ class GenerateContentRequest(pydantic.BaseModel):
     labels: dict[str, str] | None = None
     model: str | None = None
 
+    _functions: Functions | None = pydantic.PrivateAttr(default=None)
+
+    @pydantic.model_validator(mode="after")
+    def _checked(self) -> Self:
+        self._functions = _check(self)
+        return self
+
     @property
     def code_execution(self) -> bool:
         return any(tool.code_execution is not None for tool in self.tools or ())
 
     @property
     def functions(self) -> Functions | None:
-        return Functions.from_request(self.tools or (), self.tool_config)
+        """The client's functions, built (so checked) once, as the body was validated."""
+        return self._functions
 
     @property
     def config(self) -> types.GenerationConfig:
@@ -61,9 +69,7 @@ def parse_generate_request(body: bytes | str) -> GenerateContentRequest:
     data = lenient.loads(body)
     if not isinstance(data, dict):
         raise InvalidRequest("Invalid JSON payload received. The request body must be a JSON object.")
-    request = validate(GenerateContentRequest, data)
-    _check(request)
-    return request
+    return validate(GenerateContentRequest, data)
 
 
 def validate(model: type[M], data: dict[str, Any]) -> M:
@@ -154,8 +160,9 @@ def _format_loc(loc: tuple[int | str, ...]) -> str:
     return out
 
 
-def _check(request: GenerateContentRequest) -> None:
-    """What Google checks beyond the schema, and what codeloop cannot honour (said, never ignored)."""
+def _check(request: GenerateContentRequest) -> Functions | None:
+    """What Google checks beyond the schema, and what codeloop cannot honour (said, never ignored);
+    the client's functions, built as they are checked."""
     if not request.contents:
         raise InvalidRequest("* GenerateContentRequest.contents: contents is not specified")
     for i, content in enumerate(request.contents):
@@ -178,7 +185,7 @@ def _check(request: GenerateContentRequest) -> None:
                 f"* GenerateContentRequest.tools[{i}]: {', '.join(sorted(unsupported))} "
                 "is not supported by this server; supported tools: codeExecution, functionDeclarations."
             )
-    request.functions  # noqa: B018  (builds, so checks, the declarations and toolConfig)
+    functions = Functions.from_request(request.tools or (), request.tool_config)
     config = request.config
     if config.candidate_count is not None and config.candidate_count != 1:
         raise InvalidRequest(
@@ -195,3 +202,4 @@ def _check(request: GenerateContentRequest) -> None:
         raise InvalidRequest(
             "* GenerateContentRequest.generation_config.max_output_tokens: must be positive."
         )
+    return functions

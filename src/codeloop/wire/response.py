@@ -4,53 +4,44 @@ from __future__ import annotations
 
 import base64
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from google.genai import types
 
-from codeloop.errors import CodeloopError
 from codeloop.loop.events import CodeBlock, CodeResult, Event, Finished, FunctionCall, TextDelta, Usage
-from codeloop.sandbox.execution import BlockStats, OutputFile
-
-# Publishes a file too big to inline (stores it, returns the URI clients download it from); a
-# CodeloopError (no room, too big, disk full) leaves that file out, with a note, and nothing else.
-Publish = Callable[[OutputFile], str]
+from codeloop.sandbox.execution import BlockStats, Execution, OutputFile
 
 
 @dataclass(frozen=True)
-class FileParts:
-    """How a result's files become parts: images always inline (as Gemini), other files inline up to
-    `inline_bytes`, bigger ones as fileData URIs when there is somewhere to publish them."""
+class LinkedFile:
+    """A file code wrote, stored in the Files API: the response links to it instead of carrying it."""
 
-    inline_bytes: int = 4 << 20
-    publish: Publish | None = None
-
-    def part(self, file: OutputFile) -> types.Part:
-        inline = file.mime_type.startswith("image/") or len(file.data) <= self.inline_bytes
-        if inline or self.publish is None:
-            blob = types.Blob(mime_type=file.mime_type, data=file.data, display_name=file.name)
-            return types.Part(inline_data=blob)
-        uri = self.publish(file)
-        return types.Part(
-            file_data=types.FileData(mime_type=file.mime_type, file_uri=uri, display_name=file.name)
-        )
-
-    def parts(self, files: Iterable[OutputFile]) -> tuple[list[types.Part], list[str]]:
-        """The files' parts, and a note for each file that could not be published and is left out."""
-        parts: list[types.Part] = []
-        notes: list[str] = []
-        for file in files:
-            try:
-                parts.append(self.part(file))
-            except CodeloopError as exc:
-                notes.append(f"[{file.name} ({len(file.data)} bytes) is not returned: {exc.message}]")
-        return parts, notes
+    name: str
+    mime_type: str
+    uri: str
 
 
-def parts_for(event: Event, files: FileParts | None = None, stats: bool = False) -> list[types.Part]:
+ReturnedFile = OutputFile | LinkedFile
+
+
+@dataclass(frozen=True)
+class ReturnedResult:
+    """A code result as the response returns it: each file inline or linked, a note for each left out.
+
+    Its execution's own files are dropped: `files` is what the response carries."""
+
+    execution: Execution
+    files: tuple[ReturnedFile, ...] = ()
+    notes: tuple[str, ...] = ()
+
+
+Returned = Event | ReturnedResult
+
+
+def parts_for(event: Returned, stats: bool = False) -> list[types.Part]:
     """The parts one event contributes: a result is followed by the files its code wrote.
 
     With `stats`, a result's partMetadata carries what the block cost (a Gemini API field
@@ -64,19 +55,31 @@ def parts_for(event: Event, files: FileParts | None = None, stats: bool = False)
             types.Part(executable_code=types.ExecutableCode(language=types.Language.PYTHON, code=event.code))
         ]
     if isinstance(event, CodeResult):
+        # A result no one placed (see server/generated_files.py) carries every file inline.
+        event = ReturnedResult(event.execution, event.execution.files)
+    if isinstance(event, ReturnedResult):
         execution = event.execution
-        file_parts, notes = (files or FileParts()).parts(execution.files)
         result = types.Part(
             code_execution_result=types.CodeExecutionResult(
-                outcome=execution.outcome, output=_with_notes(execution.output, notes)
+                outcome=execution.outcome, output=_with_notes(execution.output, event.notes)
             ),
             part_metadata=_stats(execution.stats) if stats and execution.stats else None,
         )
-        return [result, *file_parts]
+        return [result, *map(_file_part, event.files)]
     return []
 
 
-def _with_notes(output: str, notes: list[str]) -> str:
+def _file_part(file: ReturnedFile) -> types.Part:
+    if isinstance(file, LinkedFile):
+        return types.Part(
+            file_data=types.FileData(mime_type=file.mime_type, file_uri=file.uri, display_name=file.name)
+        )
+    return types.Part(
+        inline_data=types.Blob(mime_type=file.mime_type, data=file.data, display_name=file.name)
+    )
+
+
+def _with_notes(output: str, notes: tuple[str, ...]) -> str:
     """The block's output, then a line per note, so that the client learns what is missing and why."""
     if not notes:
         return output
@@ -109,9 +112,8 @@ def merge_text(parts: Iterable[types.Part]) -> list[types.Part]:
 class ResponseWriter:
     """Renders the responses of one request; every chunk shares its id, model version and time."""
 
-    def __init__(self, model_version: str, files: FileParts | None = None, stats: bool = False) -> None:
+    def __init__(self, model_version: str, stats: bool = False) -> None:
         self.model_version = model_version
-        self.files = files or FileParts()
         self.stats = stats
         self.response_id = base64.urlsafe_b64encode(secrets.token_bytes(16)).decode().rstrip("=")
         self.create_time = datetime.now(UTC)
@@ -135,10 +137,10 @@ class ResponseWriter:
         body: dict[str, Any] = response.model_dump(mode="json", by_alias=True, exclude_none=True)
         return body
 
-    def parts(self, event: Event) -> list[types.Part]:
-        return parts_for(event, self.files, self.stats)
+    def parts(self, event: Returned) -> list[types.Part]:
+        return parts_for(event, self.stats)
 
-    def whole(self, events: Iterable[Event]) -> dict[str, Any]:
+    def whole(self, events: Iterable[Returned]) -> dict[str, Any]:
         """The non-streamed response: the whole trail in one candidate."""
         parts: list[types.Part] = []
         finish = None

@@ -37,6 +37,17 @@ def test_snake_and_camel_case() -> None:
     assert request.code_execution
 
 
+def test_functions_are_built_once_as_the_body_is_validated() -> None:
+    request = parse_generate_request(
+        '{"contents": {"parts": {"text": "hi"}}, "tools": {"functionDeclarations": {"name": "now"}},'
+        ' "toolConfig": {"functionCallingConfig": {"mode": "ANY"}}}'
+    )
+    functions = request.functions
+    assert functions is not None and functions.must_call
+    assert [d.name for d in functions.declarations] == ["now"]
+    assert request.functions is functions
+
+
 def test_no_tools_means_no_code_execution() -> None:
     assert not parse_generate_request('{"contents": {"parts": {"text": "hi"}}}').code_execution
 

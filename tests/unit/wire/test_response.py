@@ -3,10 +3,11 @@ from __future__ import annotations
 import asyncio
 import json
 
-from codeloop.errors import QuotaExceeded
+from google.genai import types
+
 from codeloop.loop.events import CodeBlock, CodeResult, Event, Finished, TextDelta, Usage
 from codeloop.sandbox.execution import Execution, Outcome, OutputFile
-from codeloop.wire.response import FileParts, ResponseWriter
+from codeloop.wire.response import LinkedFile, ResponseWriter, ReturnedResult
 from codeloop.wire.stream import json_array, sse
 
 TRAIL: list[Event] = [
@@ -53,22 +54,23 @@ def test_whole_response_is_googles_camel_case() -> None:
     assert body["createTime"].endswith("Z")
 
 
-def test_a_file_that_cannot_be_published_is_left_out_with_a_note() -> None:
-    def publish(file: OutputFile) -> str:
-        if file.name == "full.bin":
-            raise QuotaExceeded("File storage is full.")
-        return "http://host/v1beta/files/abc"
-
-    files = (
-        OutputFile("full.bin", "application/octet-stream", b"x" * 10),
-        OutputFile("ok.bin", "application/octet-stream", b"y" * 10),
+def test_a_returned_result_carries_its_files_inline_or_linked_and_its_notes() -> None:
+    returned = ReturnedResult(
+        Execution(Outcome.OUTCOME_OK, "done"),
+        (
+            OutputFile("small.png", "image/png", b"\x89PNG"),
+            LinkedFile("big.csv", "text/csv", "http://host/v1beta/files/abc"),
+        ),
+        ("[gone.bin (9 bytes) is not returned: File storage is full.]",),
     )
-    writer = ResponseWriter("m", FileParts(inline_bytes=5, publish=publish))
-    result, linked = writer.parts(CodeResult(Execution(Outcome.OUTCOME_OK, "done", files)))
+    result, inline, linked = ResponseWriter("m").parts(returned)
     assert result.code_execution_result and result.code_execution_result.output == (
-        "done\n[full.bin (10 bytes) is not returned: File storage is full.]\n"
+        "done\n[gone.bin (9 bytes) is not returned: File storage is full.]\n"
     )
-    assert linked.file_data and linked.file_data.display_name == "ok.bin"
+    assert inline.inline_data and inline.inline_data.data == b"\x89PNG"
+    assert linked.file_data == types.FileData(
+        mime_type="text/csv", file_uri="http://host/v1beta/files/abc", display_name="big.csv"
+    )
 
 
 def test_no_tool_tokens_no_field() -> None:

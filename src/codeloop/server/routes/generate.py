@@ -17,21 +17,20 @@ from codeloop.errors import CodeloopError, NotFound
 from codeloop.files.store import FileStore
 from codeloop.loop import prompts
 from codeloop.loop.engine import Conversation
-from codeloop.loop.events import Event, Finished, TextDelta
+from codeloop.loop.events import Finished, TextDelta
 from codeloop.loop.inputs import FetchedFile, FetchFile
-from codeloop.sandbox.execution import OutputFile
 from codeloop.server import openapi, sessions
 from codeloop.server.access import owner_of
 from codeloop.server.body import read_body
+from codeloop.server.generated_files import GeneratedFiles, InlineBudget, publisher
 from codeloop.server.handlers import internal_error_message
 from codeloop.server.logs import current_request_id
 from codeloop.server.routes import generate_openapi
 from codeloop.server.runtime import runtime_of
 from codeloop.server.telemetry import Telemetry
 from codeloop.wire.errors import error_body, error_body_for
-from codeloop.wire.files import file_resource
 from codeloop.wire.request import GenerateContentRequest, parse_generate_request
-from codeloop.wire.response import FileParts, Publish, ResponseWriter
+from codeloop.wire.response import ResponseWriter, Returned
 from codeloop.wire.stream import json_array, sse
 
 log = logging.getLogger("codeloop.server")
@@ -91,12 +90,12 @@ def conversation_for(
     )
     return Conversation.from_contents(
         request.contents or [],
-        prompts.content_text(request.system_instruction) or None,
-        request.code_execution,
-        sampling,
-        fetch,
-        max_file_bytes,
-        request.functions,
+        system_instruction=prompts.content_text(request.system_instruction) or None,
+        code_execution=request.code_execution,
+        sampling=sampling,
+        fetch=fetch,
+        max_file_bytes=max_file_bytes,
+        functions=request.functions,
     )
 
 
@@ -108,15 +107,6 @@ def _fetcher(files: FileStore, owner: str) -> FetchFile:
     return fetch
 
 
-def _publisher(files: FileStore, request: Request, owner: str) -> Publish:
-    def publish(file: OutputFile) -> str:
-        stored = files.put(owner, file.data, file.mime_type, file.name, source="GENERATED")
-        uri: str = file_resource(stored, str(request.base_url))["uri"]
-        return uri
-
-    return publish
-
-
 async def _generate(request: Request, model: str, stream: bool) -> Response:
     runtime = runtime_of(request)
     settings = runtime.settings
@@ -124,16 +114,24 @@ async def _generate(request: Request, model: str, stream: bool) -> Response:
     owner = owner_of(request)
     # Off the event loop: fileData parts are read from disk.
     conversation = await asyncio.to_thread(
-        conversation_for, body, _fetcher(runtime.files, owner), settings.exec_disk_mib << 20
+        conversation_for,
+        body,
+        fetch=_fetcher(runtime.files, owner),
+        max_file_bytes=settings.exec_disk_mib << 20,
     )
     engine = await runtime.engine(model)
-    files = FileParts(settings.inline_file_bytes, _publisher(runtime.files, request, owner))
+    files = GeneratedFiles(
+        InlineBudget(per_file=settings.inline_file_bytes, left=settings.inline_response_bytes),
+        publisher(runtime.files, owner, base_url=str(request.base_url)),
+    )
     # Vertex AI has no partMetadata (its SDK refuses to send it back in a chat's history).
-    writer = ResponseWriter(model, files, stats=not _is_vertex(request))
+    writer = ResponseWriter(model, stats=not _is_vertex(request))
     telemetry: Telemetry = request.app.state.telemetry
     lease = await _lease(request)
     headers = {sessions.HEADER: lease.id} if lease else None
-    events = telemetry.observe(model, engine.run(conversation, lease.session if lease else None))
+    events = files.returned(
+        telemetry.observe(model, engine.run(conversation, lease.session if lease else None))
+    )
     if not stream:
         try:
             async with contextlib.aclosing(events) as trail:
@@ -163,7 +161,7 @@ async def _lease(request: Request) -> sessions.Lease | None:
 
 
 async def _chunks(
-    events: AsyncGenerator[Event, None], writer: ResponseWriter, lease: sessions.Lease | None
+    events: AsyncGenerator[Returned, None], writer: ResponseWriter, lease: sessions.Lease | None
 ) -> AsyncIterator[dict[str, Any]]:
     """One chunk per event: text as it comes, each code block and each result whole, then the finish.
 
@@ -190,7 +188,9 @@ async def _count_tokens(request: Request, model: str) -> Response:
     runtime = runtime_of(request)
     raw = await read_body(request, runtime.settings.max_request_bytes)
     body = parse_generate_request(raw)
-    conversation = await asyncio.to_thread(conversation_for, body, _fetcher(runtime.files, owner_of(request)))
+    conversation = await asyncio.to_thread(
+        conversation_for, body, fetch=_fetcher(runtime.files, owner_of(request))
+    )
     backend = await runtime.backend(model)
     total = sum(backend.count_tokens(message.content) for message in conversation.messages)
     return JSONResponse({"totalTokens": total})

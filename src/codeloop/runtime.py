@@ -1,0 +1,69 @@
+"""The composition root: the served models and the sandbox, opened together for whatever runs the loop.
+
+`codeloop serve`, `ask`, `eval` and `bench model` all enter open_runtime(settings), so each serves
+the same models under the same names (the server's aliases included) and closes what it opened in
+the same order: the sandbox first, its sessions ending with it, then the models.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from codeloop.backends.base import Backend
+from codeloop.backends.registry import Registry
+from codeloop.loop.engine import Engine
+from codeloop.sandbox.base import Sandbox
+from codeloop.sandbox.factory import start_sandbox
+from codeloop.settings import Settings
+
+
+@dataclass
+class Runtime:
+    """What running the loop needs: the settings, the served models, a started sandbox."""
+
+    settings: Settings
+    registry: Registry
+    sandbox: Sandbox
+
+    async def backend(self, model: str) -> Backend:
+        """The model's backend; loading one for its first use happens off the event loop."""
+        return await asyncio.to_thread(self.registry.resolve, model)
+
+    async def engine(self, model: str) -> Engine:
+        return Engine(await self.backend(model), self.sandbox, self.settings.loop_limits)
+
+
+def registry_for(settings: Settings) -> Registry:
+    """The models settings serve, under their names and aliases; InvalidRequest for an unknown default."""
+    return Registry(settings.model, settings.model_aliases, settings.backend_options)
+
+
+@asynccontextmanager
+async def open_runtime(settings: Settings, registry: Registry | None = None) -> AsyncIterator[Runtime]:
+    """registry_for(settings), with the default model loaded, and the sandbox, started; SandboxFailure
+    (with what to do) where isolation is impossible.
+
+    A caller that must refuse a bad model before anything starts passes the registry it built
+    ahead with registry_for(settings); it is closed on exit all the same."""
+    registry = registry or registry_for(settings)
+    try:
+        # The default model loads (off the event loop) while the sandbox starts: the first answer
+        # should wait for neither.
+        loading = asyncio.ensure_future(asyncio.to_thread(registry.resolve, settings.model))
+        try:
+            sandbox = await start_sandbox(settings.sandbox_limits, settings.sandbox_config)
+        except BaseException:
+            # A thread cannot be stopped: wait for the model it is loading, so that closing the
+            # registry closes that one too.
+            await asyncio.gather(loading, return_exceptions=True)
+            raise
+        try:
+            await loading
+            yield Runtime(settings, registry, sandbox)
+        finally:
+            await sandbox.close()
+    finally:
+        await registry.aclose()
