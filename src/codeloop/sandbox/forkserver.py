@@ -27,6 +27,9 @@ from codeloop.sandbox.zygote_client import ZygoteClient, start_session
 __all__ = ["ForkSandbox", "ZygoteLauncher"]
 
 log = logging.getLogger("codeloop.sandbox")
+# How long a session start that failed waits to learn whether its zygote died (then it retries on the
+# replacement) or not (then the failure stands).
+ZYGOTE_DEATH_GRACE_S = 1.0
 
 
 class ForkSandbox(ShellSandbox):
@@ -79,7 +82,7 @@ class ZygoteLauncher:
         try:
             return await start_session(zygote, request, self.limits.memory_mib)
         except SandboxFailure:
-            if zygote.death() is None:
+            if await zygote.death_within(ZYGOTE_DEATH_GRACE_S) is None:
                 raise
         return await start_session(await self._live_zygote(number), request, self.limits.memory_mib)
 

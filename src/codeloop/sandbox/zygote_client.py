@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import socket
+import time
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +114,15 @@ class ZygoteClient:
         if status < 0:
             return f"was killed by signal {signal_name(-status)}"
         return f"exited with code {status}"
+
+    async def death_within(self, seconds: float) -> str | None:
+        """death(), waiting up to seconds for it: a dying zygote's sockets close a moment before the
+        kernel reports its exit, so a session start that failed that way would otherwise blame the
+        machine instead."""
+        deadline = time.monotonic() + seconds
+        while (death := self.death()) is None and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        return death
 
     async def spawn(self, request: dict[str, Any], fds: list[int]) -> None:
         """Hand the zygote one session to fork; its keeper answers on the keeper socket."""
