@@ -16,7 +16,7 @@ from rich.console import Console
 
 from codeloop.cli.render import TrailPrinter
 from codeloop.files.saving import COMPONENT_BYTES, MAX_DEPTH, save_file
-from codeloop.sandbox.execution import Execution, Outcome, OutputFile
+from codeloop.sandbox.execution import Execution, NamedFile, Outcome
 from serve_process import CODELOOP
 
 DATA = b"written by sandboxed code"
@@ -41,7 +41,7 @@ def out(tmp_path: Path) -> Path:
 def show(out: Path, *names: str, mime_type: str = "text/plain") -> str:
     """What the CLI prints for an execution that returned these files."""
     printed = io.StringIO()
-    files = tuple(OutputFile(name, mime_type, DATA) for name in names)
+    files = tuple(NamedFile(name, mime_type, DATA) for name in names)
     printer = TrailPrinter(Console(file=printed, width=300, highlight=False), out)
     printer.show_execution(Execution(Outcome.OUTCOME_OK, "", files))
     return printed.getvalue()

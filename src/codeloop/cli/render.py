@@ -12,7 +12,7 @@ from rich.text import Text
 
 from codeloop.files.saving import Saved, save_file
 from codeloop.loop.events import CodeBlock, CodeResult, Event, Finished, TextDelta
-from codeloop.sandbox.execution import Execution, Outcome, OutputFile
+from codeloop.sandbox.execution import Execution, NamedFile, Outcome
 
 _STYLES = {
     Outcome.OUTCOME_OK: ("green", "result"),
@@ -53,7 +53,7 @@ class TrailPrinter:
             self.console.print(Text(_saved_line(file, saved), style="dim"))
 
 
-def _saved_line(file: OutputFile, saved: Saved) -> str:
+def _saved_line(file: NamedFile, saved: Saved) -> str:
     """What became of a returned file, its name and type shown escaped: they are the code's to choose."""
     if saved.path is None:
         return f"not saved: {_shown(file.name)}: {saved.note}"

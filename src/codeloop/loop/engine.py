@@ -17,11 +17,11 @@ from codeloop.fences import Call, Code, FenceSplitter, Text, call_block, fence
 from codeloop.loop import prompts
 from codeloop.loop.events import CodeBlock, CodeResult, Event, Finished, TextDelta, Usage
 from codeloop.loop.functions import BadCall, Functions
-from codeloop.loop.inputs import FetchFile, InputFile, InputFiles
+from codeloop.loop.inputs import FetchFile, InputFiles
 from codeloop.loop.limits import LoopLimits
 from codeloop.loop.stops import StopScanner
 from codeloop.sandbox.base import Sandbox, Session
-from codeloop.sandbox.execution import Execution, Outcome
+from codeloop.sandbox.execution import Execution, NamedFile, Outcome
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ class Conversation:
     messages: tuple[Message, ...]
     code_execution: bool
     sampling: Sampling = dataclasses.field(default_factory=Sampling)
-    files: tuple[InputFile, ...] = ()  # staged in the working dir before the first block runs
+    files: tuple[NamedFile, ...] = ()  # staged in the working dir before the first block runs
     functions: Functions | None = None  # the client's functions the model may call
 
     @classmethod

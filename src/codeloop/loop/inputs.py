@@ -12,13 +12,7 @@ from dataclasses import dataclass
 from google.genai import types
 
 from codeloop.errors import InvalidRequest, PayloadTooLarge
-
-
-@dataclass(frozen=True)
-class InputFile:
-    name: str
-    mime_type: str
-    data: bytes
+from codeloop.sandbox.execution import NamedFile
 
 
 @dataclass(frozen=True)
@@ -68,7 +62,7 @@ class InputFiles:
     display names; the same conversation always gets the same names."""
 
     def __init__(self, fetch: FetchFile | None = None, max_total_bytes: int | None = None) -> None:
-        self.files: list[InputFile] = []
+        self.files: list[NamedFile] = []
         self._fetch = fetch
         self._max_total_bytes = max_total_bytes
         self._total = 0
@@ -83,7 +77,7 @@ class InputFiles:
                 f"The request's files add up to more than the {self._max_total_bytes} bytes "
                 "the sandbox's disk holds."
             )
-        self.files.append(InputFile(name, mime_type, data))
+        self.files.append(NamedFile(name, mime_type, data))
         text = _as_text(data, mime_type)
         if code_execution:
             note = f"[File {name} ({mime_type}, {len(data)} bytes) is in the working directory."

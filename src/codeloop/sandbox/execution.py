@@ -6,11 +6,13 @@ from dataclasses import dataclass, field
 
 from google.genai.types import Outcome
 
-__all__ = ["BlockStats", "Execution", "Outcome", "OutputFile"]
+__all__ = ["BlockStats", "Execution", "NamedFile", "Outcome"]
 
 
 @dataclass(frozen=True)
-class OutputFile:
+class NamedFile:
+    """A file by name: one a request stages into a session, or one a block wrote."""
+
     name: str
     mime_type: str
     data: bytes
@@ -29,7 +31,7 @@ class BlockStats:
 class Execution:
     outcome: Outcome
     output: str
-    files: tuple[OutputFile, ...] = field(default=())
+    files: tuple[NamedFile, ...] = field(default=())
     stats: BlockStats | None = None  # None when the block never finished (deadline, crash)
 
     @property

@@ -14,7 +14,7 @@ from collections.abc import Set
 from dataclasses import dataclass
 from typing import Any
 
-from codeloop.sandbox.execution import BlockStats, OutputFile
+from codeloop.sandbox.execution import BlockStats, NamedFile
 from codeloop.sandbox.protocol import (
     FILE_BUDGET,
     MAX_FIGURES,
@@ -43,7 +43,7 @@ class Result:
 
     ok: bool
     trailer: str
-    files: tuple[OutputFile, ...]
+    files: tuple[NamedFile, ...]
     stats: BlockStats
 
 
@@ -106,7 +106,7 @@ def _trailer(trailer: Any) -> str:
     return trailer
 
 
-def _files(files: Any) -> tuple[OutputFile, ...]:
+def _files(files: Any) -> tuple[NamedFile, ...]:
     """Every entry checked, and their sizes added up, before any data is decoded."""
     if not isinstance(files, list):
         raise InvalidMessage("the files are not a list")
@@ -126,7 +126,7 @@ def _files(files: Any) -> tuple[OutputFile, ...]:
         if budget < 0:
             raise InvalidMessage(f"the files hold more than {FILE_BUDGET} bytes")
     return tuple(
-        OutputFile(entry["name"], entry["mime_type"], _base64_decode(entry["data"], f"file {number}"))
+        NamedFile(entry["name"], entry["mime_type"], _base64_decode(entry["data"], f"file {number}"))
         for number, entry in enumerate(files, start=1)
     )
 

@@ -18,13 +18,13 @@ from dataclasses import dataclass
 from codeloop.errors import CodeloopError
 from codeloop.files.store import FileStore
 from codeloop.loop.events import CodeResult, Event
-from codeloop.sandbox.execution import Execution, OutputFile
+from codeloop.sandbox.execution import Execution, NamedFile
 from codeloop.wire.files import file_resource
 from codeloop.wire.response import LinkedFile, Returned, ReturnedFile, ReturnedResult
 
 # Stores a file and returns the URI clients download it from; a CodeloopError (no room, too big,
 # disk full) when it cannot.
-Publish = Callable[[OutputFile], str]
+Publish = Callable[[NamedFile], str]
 
 
 @dataclass
@@ -35,7 +35,7 @@ class InlineBudget:
     per_file: int
     left: int
 
-    def take(self, file: OutputFile) -> bool:
+    def take(self, file: NamedFile) -> bool:
         """Whether `file` goes inline; if it does, its size is spent."""
         size = len(file.data)
         if size > self.left or (size > self.per_file and not file.mime_type.startswith("image/")):
@@ -78,7 +78,7 @@ class GeneratedFiles:
 def publisher(files: FileStore, owner: str, base_url: str) -> Publish:
     """Publish into the Files API as owner's GENERATED files, linked under base_url."""
 
-    def publish(file: OutputFile) -> str:
+    def publish(file: NamedFile) -> str:
         stored = files.put(
             owner, file.data, mime_type=file.mime_type, display_name=file.name, source="GENERATED"
         )

@@ -12,7 +12,7 @@ from typing import Any
 from google.genai import types
 
 from codeloop.loop.events import CodeBlock, CodeResult, Event, Finished, FunctionCall, TextDelta, Usage
-from codeloop.sandbox.execution import BlockStats, Execution, OutputFile
+from codeloop.sandbox.execution import BlockStats, Execution, NamedFile
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,7 @@ class LinkedFile:
     uri: str
 
 
-ReturnedFile = OutputFile | LinkedFile
+ReturnedFile = NamedFile | LinkedFile
 
 
 @dataclass(frozen=True)

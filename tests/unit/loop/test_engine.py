@@ -10,10 +10,9 @@ from codeloop.backends.scripted import ScriptedBackend
 from codeloop.errors import StagingFailed
 from codeloop.loop.engine import Conversation, Engine
 from codeloop.loop.events import CodeBlock, CodeResult, Event, Finished, TextDelta
-from codeloop.loop.inputs import InputFile
 from codeloop.loop.limits import LoopLimits
 from codeloop.sandbox.base import SessionCounts, SessionMemory
-from codeloop.sandbox.execution import Execution, Outcome
+from codeloop.sandbox.execution import Execution, NamedFile, Outcome
 
 
 class FakeSession:
@@ -182,7 +181,7 @@ def test_a_file_that_cannot_be_staged_fails_the_block_and_is_staged_again_for_th
     sandbox = FakeSandbox()
     session = StagingSession(sandbox)
     question = Conversation.from_question("```python\nprint(1)\n```\n```python\nprint(2)\n```")
-    conversation = Conversation(question.messages, True, files=(InputFile("in.csv", "text/csv", b"a\n"),))
+    conversation = Conversation(question.messages, True, files=(NamedFile("in.csv", "text/csv", b"a\n"),))
 
     async def collect() -> list[Event]:
         return [event async for event in Engine(ScriptedBackend(), sandbox).run(conversation, session)]

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from codeloop.sandbox import replies
-from codeloop.sandbox.execution import BlockStats, OutputFile
+from codeloop.sandbox.execution import BlockStats, NamedFile
 from codeloop.sandbox.protocol import FILE_BUDGET, MAX_FIGURES, MAX_FILES, MAX_TRAILER_BYTES, InvalidMessage
 
 ID = "0123456789abcdef"
@@ -34,7 +34,7 @@ def test_a_good_result_is_believed() -> None:
     assert replies.result(reply, ID) == replies.Result(
         False,
         "Traceback ...\n",
-        (OutputFile("out.csv", "text/csv", b"a,b\n"), OutputFile("plots/a b.png", "image/png", b"a,b\n")),
+        (NamedFile("out.csv", "text/csv", b"a,b\n"), NamedFile("plots/a b.png", "image/png", b"a,b\n")),
         BlockStats(1.5, 2.0, 1 << 20),
     )
 

@@ -6,17 +6,17 @@ from collections.abc import AsyncGenerator
 
 from codeloop.errors import QuotaExceeded
 from codeloop.loop.events import CodeBlock, CodeResult, Event
-from codeloop.sandbox.execution import Execution, Outcome, OutputFile
+from codeloop.sandbox.execution import Execution, NamedFile, Outcome
 from codeloop.server.generated_files import GeneratedFiles, InlineBudget
 from codeloop.wire.response import LinkedFile, ReturnedResult
 
 
-def _file(name: str, size: int, mime_type: str = "application/octet-stream") -> OutputFile:
-    return OutputFile(name, mime_type, b"x" * size)
+def _file(name: str, size: int, mime_type: str = "application/octet-stream") -> NamedFile:
+    return NamedFile(name, mime_type, b"x" * size)
 
 
 def _links(stored: list[str]) -> GeneratedFiles:
-    def publish(file: OutputFile) -> str:
+    def publish(file: NamedFile) -> str:
         stored.append(file.name)
         return f"http://host/v1beta/files/{file.name}"
 
@@ -33,8 +33,8 @@ def test_files_go_inline_while_the_response_budget_lasts_then_as_links() -> None
     )
     returned = _links(stored).place(Execution(Outcome.OUTCOME_OK, "ok", files))
     assert [type(f).__name__ for f in returned.files] == [
-        "OutputFile",
-        "OutputFile",
+        "NamedFile",
+        "NamedFile",
         "LinkedFile",
         "LinkedFile",
     ]
@@ -52,7 +52,7 @@ def test_the_budget_is_the_responses_across_its_results() -> None:
 
 
 def test_a_file_that_cannot_be_published_is_left_out_with_a_note() -> None:
-    def publish(file: OutputFile) -> str:
+    def publish(file: NamedFile) -> str:
         if file.name == "full.bin":
             raise QuotaExceeded("File storage is full.")
         return "http://host/v1beta/files/abc"
@@ -69,7 +69,7 @@ def test_a_file_that_cannot_be_published_is_left_out_with_a_note() -> None:
 def test_results_are_placed_off_the_event_loop_and_the_rest_passes_through() -> None:
     threads: list[threading.Thread] = []
 
-    def publish(file: OutputFile) -> str:
+    def publish(file: NamedFile) -> str:
         threads.append(threading.current_thread())
         return "http://host/v1beta/files/abc"
 

@@ -6,7 +6,7 @@ import json
 from google.genai import types
 
 from codeloop.loop.events import CodeBlock, CodeResult, Event, Finished, TextDelta, Usage
-from codeloop.sandbox.execution import Execution, Outcome, OutputFile
+from codeloop.sandbox.execution import Execution, NamedFile, Outcome
 from codeloop.wire.response import LinkedFile, ResponseWriter, ReturnedResult
 from codeloop.wire.stream import json_array, sse
 
@@ -14,7 +14,7 @@ TRAIL: list[Event] = [
     TextDelta("Let me "),
     TextDelta("compute."),
     CodeBlock("print(1)\n"),
-    CodeResult(Execution(Outcome.OUTCOME_OK, "1\n", (OutputFile("figure_1.png", "image/png", b"\x89PNG"),))),
+    CodeResult(Execution(Outcome.OUTCOME_OK, "1\n", (NamedFile("figure_1.png", "image/png", b"\x89PNG"),))),
     TextDelta("It is 1."),
     Finished("STOP", Usage(10, 5, 2)),
 ]
@@ -58,7 +58,7 @@ def test_a_returned_result_carries_its_files_inline_or_linked_and_its_notes() ->
     returned = ReturnedResult(
         Execution(Outcome.OUTCOME_OK, "done"),
         (
-            OutputFile("small.png", "image/png", b"\x89PNG"),
+            NamedFile("small.png", "image/png", b"\x89PNG"),
             LinkedFile("big.csv", "text/csv", "http://host/v1beta/files/abc"),
         ),
         ("[gone.bin (9 bytes) is not returned: File storage is full.]",),
