@@ -10,8 +10,8 @@ import time
 
 import pytest
 
+from codeloop.execution import Outcome
 from codeloop.sandbox import ForkSandbox, Limits, ProcessSandbox, SandboxConfig
-from codeloop.sandbox.execution import Outcome
 from processes import wait_gone, zygotes
 
 LIMITS = Limits(timeout_s=10.0, memory_mib=256)

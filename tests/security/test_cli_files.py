@@ -15,8 +15,8 @@ import pytest
 from rich.console import Console
 
 from codeloop.cli.render import TrailPrinter
+from codeloop.execution import Execution, NamedFile, Outcome
 from codeloop.files.saving import COMPONENT_BYTES, MAX_DEPTH, save_file
-from codeloop.sandbox.execution import Execution, NamedFile, Outcome
 from serve_process import CODELOOP
 
 DATA = b"written by sandboxed code"

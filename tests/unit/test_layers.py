@@ -17,6 +17,19 @@ FORBIDDEN = {
     "backends": {"loop", "wire", "server", "cli", "eval", "bench"},
     "sandbox": {"backends", "loop", "wire", "server", "cli", "eval", "bench", "settings"},
     "loop": {"wire", "server", "cli", "eval", "bench", "settings"},
+    "execution": {
+        "backends",
+        "loop",
+        "sandbox",
+        "wire",
+        "files",
+        "server",
+        "cli",
+        "eval",
+        "bench",
+        "settings",
+    },
+    "wire": {"sandbox", "files", "backends", "server", "cli", "eval", "bench", "settings"},
 }
 
 

@@ -14,7 +14,7 @@ from rich.console import Console
 
 from codeloop.cli.options import add_settings_flags, settings_from
 from codeloop.cli.render import TrailPrinter
-from codeloop.sandbox.execution import Execution, Outcome
+from codeloop.execution import Execution, Outcome
 
 EXIT_CODES = {Outcome.OUTCOME_OK: 0, Outcome.OUTCOME_FAILED: 1, Outcome.OUTCOME_DEADLINE_EXCEEDED: 124}
 

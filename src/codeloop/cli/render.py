@@ -10,9 +10,9 @@ from rich.panel import Panel
 from rich.syntax import Syntax
 from rich.text import Text
 
+from codeloop.execution import Execution, NamedFile, Outcome
 from codeloop.files.saving import Saved, save_file
 from codeloop.loop.events import CodeBlock, CodeResult, Event, Finished, TextDelta
-from codeloop.sandbox.execution import Execution, NamedFile, Outcome
 
 _STYLES = {
     Outcome.OUTCOME_OK: ("green", "result"),

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from codeloop.execution import Execution
 from codeloop.loop.events import Usage
-from codeloop.sandbox.execution import Execution
 
 # How an item's answer is read from the model's reply and compared with the expected one.
 AnswerKind = Literal["number", "weekday", "date", "code"]

@@ -12,10 +12,10 @@ from google.genai import types
 from codeloop.backends.base import Sampling
 from codeloop.eval.items import Graded, Item, Record, Trail
 from codeloop.eval.suites.base import Suite
+from codeloop.execution import Outcome
 from codeloop.fences import fence
 from codeloop.loop.engine import Conversation, Engine
 from codeloop.loop.events import CodeBlock, CodeResult, Finished, TextDelta, Usage
-from codeloop.sandbox.execution import Outcome
 
 # Greedy decoding with a fixed seed: the same model gives the same answers run after run.
 # The token cap covers a whole item, every loop iteration included.

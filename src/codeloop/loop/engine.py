@@ -13,6 +13,7 @@ from google.genai import types
 
 from codeloop.backends.base import Backend, Chat, Message, Sampling
 from codeloop.errors import StagingFailed
+from codeloop.execution import Execution, NamedFile, Outcome
 from codeloop.fences import Call, Code, FenceSplitter, Text, call_block, fence
 from codeloop.loop import prompts
 from codeloop.loop.events import CodeBlock, CodeResult, Event, Finished, TextDelta, Usage
@@ -21,7 +22,6 @@ from codeloop.loop.inputs import FetchFile, InputFiles
 from codeloop.loop.limits import LoopLimits
 from codeloop.loop.stops import StopScanner
 from codeloop.sandbox.base import Sandbox, Session
-from codeloop.sandbox.execution import Execution, NamedFile, Outcome
 
 
 @dataclass(frozen=True)

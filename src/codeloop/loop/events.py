@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from codeloop.sandbox.execution import Execution
+from codeloop.execution import Execution
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from google.genai import types
 
 from codeloop.errors import InvalidRequest, PayloadTooLarge
-from codeloop.sandbox.execution import NamedFile
+from codeloop.execution import NamedFile
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,10 @@ from google.genai import types
 
 from codeloop.backends.base import Message
 from codeloop.errors import InvalidRequest
+from codeloop.execution import Execution, Outcome
 from codeloop.fences import fence
 from codeloop.loop.functions import call_text, response_text
 from codeloop.loop.inputs import InputFiles
-from codeloop.sandbox.execution import Execution, Outcome
 
 CODE_EXECUTION_PROMPT = """\
 You have a Python interpreter. For any question that involves numbers, counting, dates or \

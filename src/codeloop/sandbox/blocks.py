@@ -7,8 +7,8 @@ import base64
 from typing import Any, Protocol
 
 from codeloop.errors import StagingFailed
+from codeloop.execution import Execution, Outcome
 from codeloop.sandbox import replies
-from codeloop.sandbox.execution import Execution, Outcome
 from codeloop.sandbox.output import Output
 from codeloop.sandbox.protocol import InvalidMessage, ProtocolError, encode
 

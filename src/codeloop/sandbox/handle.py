@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from codeloop.errors import SandboxFailure
+from codeloop.execution import Execution
 from codeloop.sandbox.blocks import run_block
-from codeloop.sandbox.execution import Execution
 from codeloop.sandbox.output import Output, signal_name
 from codeloop.sandbox.protocol import ProtocolError, read_message_async
 

@@ -14,7 +14,7 @@ from collections.abc import Set
 from dataclasses import dataclass
 from typing import Any
 
-from codeloop.sandbox.execution import BlockStats, NamedFile
+from codeloop.execution import BlockStats, NamedFile
 from codeloop.sandbox.protocol import (
     FILE_BUDGET,
     MAX_FIGURES,

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from codeloop.errors import SandboxFailure
+from codeloop.execution import Execution
 from codeloop.sandbox.blocks import put_file
-from codeloop.sandbox.execution import Execution
 from codeloop.sandbox.handle import ProcessHandle
 
 if TYPE_CHECKING:

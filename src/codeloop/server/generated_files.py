@@ -16,9 +16,9 @@ from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 
 from codeloop.errors import CodeloopError
+from codeloop.execution import Execution, NamedFile
 from codeloop.files.store import FileStore
 from codeloop.loop.events import CodeResult, Event
-from codeloop.sandbox.execution import Execution, NamedFile
 from codeloop.wire.files import file_resource
 from codeloop.wire.response import LinkedFile, Returned, ReturnedFile, ReturnedResult
 

@@ -6,10 +6,9 @@ import base64
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from codeloop.errors import InvalidRequest
-from codeloop.files.store import StoredFile
 from codeloop.wire import lenient
 
 DEFAULT_MIME_TYPE = "application/octet-stream"
@@ -71,7 +70,30 @@ def whole_number(value: str | None, where: str) -> int | None:
     return int(value)
 
 
-def file_resource(file: StoredFile, base_url: str) -> dict[str, Any]:
+class FileRecord(Protocol):
+    """What the Files API's resource is rendered from (the store's record, read-only)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def display_name(self) -> str | None: ...
+    @property
+    def mime_type(self) -> str: ...
+    @property
+    def size_bytes(self) -> int: ...
+    @property
+    def sha256(self) -> str: ...
+    @property
+    def create_time(self) -> datetime: ...
+    @property
+    def expiration_time(self) -> datetime: ...
+    @property
+    def source(self) -> str: ...
+
+
+def file_resource(file: FileRecord, base_url: str) -> dict[str, Any]:
     """The File as Gemini returns it; base_url (ending in /) is the server's as the client reaches it."""
     resource: dict[str, Any] = {"name": file.name}
     if file.display_name is not None:
@@ -94,7 +116,7 @@ def file_resource(file: StoredFile, base_url: str) -> dict[str, Any]:
     return resource
 
 
-def file_uri(file: StoredFile, base_url: str) -> str:
+def file_uri(file: FileRecord, base_url: str) -> str:
     """Where clients of this server find the file: what fileData.fileUri names."""
     return f"{base_url}v1beta/files/{file.id}"
 

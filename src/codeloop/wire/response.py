@@ -11,8 +11,8 @@ from typing import Any
 
 from google.genai import types
 
+from codeloop.execution import BlockStats, Execution, NamedFile
 from codeloop.loop.events import CodeBlock, CodeResult, Event, Finished, FunctionCall, TextDelta, Usage
-from codeloop.sandbox.execution import BlockStats, Execution, NamedFile
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,8 @@ import pytest
 from sandbox_helpers import LoopThread, run_blocks
 
 from codeloop.errors import SandboxFailure
+from codeloop.execution import Outcome
 from codeloop.sandbox import ForkSandbox, Limits, SandboxConfig
-from codeloop.sandbox.execution import Outcome
 from processes import alive, descendants, wait_gone
 
 LIMITS = Limits(timeout_s=10.0, output_bytes=64 * 1024, memory_mib=256, pids=64, disk_mib=32, file_mib=32)

@@ -9,8 +9,8 @@ from collections.abc import Awaitable, Callable
 
 import pytest
 
+from codeloop.execution import Outcome
 from codeloop.sandbox import Limits, ProcessSandbox
-from codeloop.sandbox.execution import Outcome
 
 LIMITS = Limits(timeout_s=10.0, output_bytes=64 * 1024)
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

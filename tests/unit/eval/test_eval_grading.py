@@ -6,8 +6,8 @@ import asyncio
 
 from codeloop.eval.items import Item, Trail
 from codeloop.eval.suites.base import grade_text
+from codeloop.execution import Execution, Outcome
 from codeloop.loop.events import Usage
-from codeloop.sandbox.execution import Execution, Outcome
 
 NUMBER = Item("n", "How many?", "18")
 

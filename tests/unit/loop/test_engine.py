@@ -8,11 +8,11 @@ import contextlib
 from codeloop.backends.base import Sampling
 from codeloop.backends.scripted import ScriptedBackend
 from codeloop.errors import StagingFailed
+from codeloop.execution import Execution, NamedFile, Outcome
 from codeloop.loop.engine import Conversation, Engine
 from codeloop.loop.events import CodeBlock, CodeResult, Event, Finished, TextDelta
 from codeloop.loop.limits import LoopLimits
 from codeloop.sandbox.base import SessionCounts, SessionMemory
-from codeloop.sandbox.execution import Execution, NamedFile, Outcome
 
 
 class FakeSession:

@@ -9,9 +9,9 @@ from google.genai import types
 
 from codeloop.backends.scripted import ScriptedBackend
 from codeloop.errors import InvalidRequest, PayloadTooLarge
+from codeloop.execution import Execution, Outcome
 from codeloop.loop.engine import Conversation, Engine
 from codeloop.loop.inputs import FetchedFile, InputFiles
-from codeloop.sandbox.execution import Execution, Outcome
 
 CSV = b"name,age\nada,36\nalan,41\n"
 

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from codeloop.errors import StagingFailed
+from codeloop.execution import Outcome
 from codeloop.sandbox import blocks
-from codeloop.sandbox.execution import Outcome
 from codeloop.sandbox.output import Output
 from codeloop.sandbox.protocol import FILE_BUDGET, InvalidMessage, ProtocolError
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
+from codeloop.execution import BlockStats, NamedFile
 from codeloop.sandbox import replies
-from codeloop.sandbox.execution import BlockStats, NamedFile
 from codeloop.sandbox.protocol import FILE_BUDGET, MAX_FIGURES, MAX_FILES, MAX_TRAILER_BYTES, InvalidMessage
 
 ID = "0123456789abcdef"

@@ -5,8 +5,8 @@ import threading
 from collections.abc import AsyncGenerator
 
 from codeloop.errors import QuotaExceeded
+from codeloop.execution import Execution, NamedFile, Outcome
 from codeloop.loop.events import CodeBlock, CodeResult, Event
-from codeloop.sandbox.execution import Execution, NamedFile, Outcome
 from codeloop.server.generated_files import GeneratedFiles, InlineBudget
 from codeloop.wire.response import LinkedFile, ReturnedResult
 

@@ -9,9 +9,9 @@ from types import SimpleNamespace
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
+from codeloop.execution import Execution, Outcome
 from codeloop.loop.events import CodeBlock, CodeResult, Event, Finished, TextDelta, Usage
 from codeloop.sandbox.base import SessionCounts, SessionMemory
-from codeloop.sandbox.execution import Execution, Outcome
 from codeloop.server.metrics import Metrics
 from codeloop.server.telemetry import Telemetry
 

@@ -23,8 +23,8 @@ from starlette.requests import Request  # noqa: E402
 from starlette.responses import PlainTextResponse  # noqa: E402
 from starlette.routing import Route  # noqa: E402
 
+from codeloop.execution import Execution, Outcome  # noqa: E402
 from codeloop.loop.events import CodeBlock, CodeResult, Event, Finished, Usage  # noqa: E402
-from codeloop.sandbox.execution import Execution, Outcome  # noqa: E402
 
 
 async def trail() -> AsyncGenerator[Event, None]:

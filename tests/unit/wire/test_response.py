@@ -5,8 +5,8 @@ import json
 
 from google.genai import types
 
+from codeloop.execution import Execution, NamedFile, Outcome
 from codeloop.loop.events import CodeBlock, CodeResult, Event, Finished, TextDelta, Usage
-from codeloop.sandbox.execution import Execution, NamedFile, Outcome
 from codeloop.wire.response import LinkedFile, ResponseWriter, ReturnedResult
 from codeloop.wire.stream import json_array, sse
 
