@@ -11,6 +11,7 @@ interpreter.
 from __future__ import annotations
 
 import base64
+import subprocess
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -22,6 +23,7 @@ import pytest
 from servers import Server
 
 from codeloop.sandbox.protocol import MAX_VALUES
+from serve_process import CODELOOP
 
 T = TypeVar("T")
 OK, FAILED = "OUTCOME_OK", "OUTCOME_FAILED"
@@ -267,3 +269,23 @@ def test_a_symlink_named_like_the_next_input_file(
         )
         staged = generate(server.url, code, session, [csv("link.csv")], timeout=30)
         assert code_result(staged) == {"outcome": OK, "output": "False untouched a,b\n1,2\n\n"}
+
+
+@pytest.mark.parametrize("insecure", [False, True], ids=["fork", "process"])
+def test_codeloop_exec_refuses_a_forged_result_and_writes_nothing(tmp_path: Path, insecure: bool) -> None:
+    """The CLI runs blocks through the same checks: a forged name never reaches its files dir or beyond."""
+    files_dir = tmp_path / "out" / "deeper"
+    files_dir.mkdir(parents=True)
+    entries = ", ".join(file_entry(name) for name in ("../../outside.txt", str(tmp_path / "absolute.txt")))
+    code = f"{FORGE}\nsend(framed(result(files=[{entries}])))\ntime.sleep(5)\n"
+    flags = ["--insecure-no-sandbox"] if insecure else []
+    done = subprocess.run(
+        [CODELOOP, "exec", "--files-dir", str(files_dir), *flags],
+        input=code,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert BROKE in done.stdout and "has a '..' component" in done.stdout, done.stdout
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == ["out", "out/deeper"]
