@@ -11,7 +11,6 @@ from typing import Any
 import jsonschema
 from google.genai import types
 
-from codeloop.errors import InvalidRequest
 from codeloop.fences import call_block
 from codeloop.loop.events import FunctionCall
 
@@ -49,31 +48,15 @@ class Functions:
 
     @classmethod
     def from_request(cls, tools: Iterable[types.Tool], config: types.ToolConfig | None) -> Functions | None:
-        """None where no function may be called (none declared, or mode NONE)."""
+        """None where no function may be called (none declared, or mode NONE). The request was checked
+        at the edge (wire.request): names present and unique, allowed names declared, with mode ANY."""
         declarations = [d for tool in tools for d in tool.function_declarations or ()]
         calling = config.function_calling_config if config else None
         mode = (calling.mode if calling else None) or types.FunctionCallingConfigMode.AUTO
         if mode == types.FunctionCallingConfigMode.NONE or not declarations:
             return None
-        where = "* GenerateContentRequest.tools.function_declarations"
-        names = [d.name for d in declarations]
-        if not all(names):
-            raise InvalidRequest(f"{where}: every function needs a name.")
-        if len(set(names)) != len(names):
-            raise InvalidRequest(f"{where}: function names must be unique.")
         allowed = calling.allowed_function_names if calling else None
         if allowed:
-            if mode != types.FunctionCallingConfigMode.ANY:
-                raise InvalidRequest(
-                    "* GenerateContentRequest.tool_config.function_calling_config.allowed_function_names: "
-                    "only allowed with mode ANY."
-                )
-            unknown = sorted(set(allowed) - set(names))
-            if unknown:
-                raise InvalidRequest(
-                    "* GenerateContentRequest.tool_config.function_calling_config.allowed_function_names: "
-                    f"not declared: {', '.join(unknown)}."
-                )
             declarations = [d for d in declarations if d.name in allowed]
         return cls(tuple(declarations), must_call=mode == types.FunctionCallingConfigMode.ANY)
 

@@ -99,15 +99,11 @@ class InputFiles:
     def _resolve(self, part: types.Part) -> tuple[bytes, str, str | None]:
         if part.inline_data is not None:
             blob = part.inline_data
-            if not blob.mime_type:
-                raise InvalidRequest("* inlineData.mimeType: a file needs its mime type.")
-            _check_display_name(blob.display_name, "inlineData")
-            return blob.data or b"", blob.mime_type, blob.display_name
+            return blob.data or b"", blob.mime_type or "application/octet-stream", blob.display_name
         assert part.file_data is not None
         ref = part.file_data
         if not ref.file_uri:
-            raise InvalidRequest("* fileData.fileUri: required.")
-        _check_display_name(ref.display_name, "fileData")
+            raise InvalidRequest("A file reference names no file.")
         if self._fetch is None:
             raise InvalidRequest("fileData parts need the Files API, which this server does not offer here.")
         fetched = self._fetch(ref.file_uri)
@@ -128,14 +124,6 @@ class InputFiles:
         while name in taken:
             name, n = _fit(stem, f"_{n}", ext), n + 1
         return name
-
-
-def _check_display_name(display_name: str | None, part: str) -> None:
-    if display_name is not None and len(display_name) > MAX_FILE_NAME:
-        raise InvalidRequest(
-            f"* {part}.displayName: at most {MAX_FILE_NAME} characters, as it names a file in the "
-            f"working directory; this one has {len(display_name)}."
-        )
 
 
 def _fit(stem: str, suffix: str, ext: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import json
 import types as pytypes
+from collections.abc import Iterable
 from inspect import isclass
 from typing import Any, Self, TypeVar, Union, get_args, get_origin
 
@@ -14,6 +15,7 @@ from pydantic.alias_generators import to_camel
 
 from codeloop.errors import InvalidRequest
 from codeloop.loop.functions import Functions
+from codeloop.loop.inputs import MAX_FILE_NAME
 from codeloop.wire import lenient
 
 _SUPPORTED_TOOLS = ("code_execution", "function_declarations")
@@ -137,6 +139,50 @@ def _unwrap_optional(annotation: Any) -> Any:
     return annotation
 
 
+def _check_file_part(part: types.Part) -> None:
+    """A file needs its type, a reference its URI, and a display name must fit a file name: it names
+    the file in the working dir."""
+    if part.inline_data is not None:
+        if not part.inline_data.mime_type:
+            raise InvalidRequest("* inlineData.mimeType: a file needs its mime type.")
+        _check_display_name(part.inline_data.display_name, "inlineData")
+    if part.file_data is not None:
+        if not part.file_data.file_uri:
+            raise InvalidRequest("* fileData.fileUri: required.")
+        _check_display_name(part.file_data.display_name, "fileData")
+
+
+def _check_display_name(display_name: str | None, part: str) -> None:
+    if display_name is not None and len(display_name) > MAX_FILE_NAME:
+        raise InvalidRequest(
+            f"* {part}.displayName: at most {MAX_FILE_NAME} characters, as it names a file in the "
+            f"working directory; this one has {len(display_name)}."
+        )
+
+
+def _check_functions(tools: Iterable[types.Tool], config: types.ToolConfig | None) -> None:
+    """What loop.functions takes as given: names present and unique, allowed names declared (mode ANY)."""
+    names = [d.name for tool in tools for d in tool.function_declarations or ()]
+    calling = config.function_calling_config if config else None
+    mode = (calling.mode if calling else None) or types.FunctionCallingConfigMode.AUTO
+    if mode == types.FunctionCallingConfigMode.NONE or not names:
+        return
+    where = "* GenerateContentRequest.tools.function_declarations"
+    if not all(names):
+        raise InvalidRequest(f"{where}: every function needs a name.")
+    if len(set(names)) != len(names):
+        raise InvalidRequest(f"{where}: function names must be unique.")
+    allowed = calling.allowed_function_names if calling else None
+    if not allowed:
+        return
+    where = "* GenerateContentRequest.tool_config.function_calling_config.allowed_function_names"
+    if mode != types.FunctionCallingConfigMode.ANY:
+        raise InvalidRequest(f"{where}: only allowed with mode ANY.")
+    unknown = sorted(set(allowed) - set(names))
+    if unknown:
+        raise InvalidRequest(f"{where}: not declared: {', '.join(unknown)}.")
+
+
 def _describe(exc: pydantic.ValidationError) -> str:
     messages = []
     for error in exc.errors(include_url=False)[:5]:
@@ -178,6 +224,7 @@ def _check(request: GenerateContentRequest) -> Functions | None:
                     f"* GenerateContentRequest.contents[{i}].parts[{j}].data: "
                     "required oneof field 'data' must have one initialized field"
                 )
+            _check_file_part(part)
     for i, tool in enumerate(request.tools or ()):
         unsupported = set(tool.model_dump(exclude_none=True)) - set(_SUPPORTED_TOOLS)
         if unsupported:
@@ -185,6 +232,7 @@ def _check(request: GenerateContentRequest) -> Functions | None:
                 f"* GenerateContentRequest.tools[{i}]: {', '.join(sorted(unsupported))} "
                 "is not supported by this server; supported tools: codeExecution, functionDeclarations."
             )
+    _check_functions(request.tools or (), request.tool_config)
     functions = Functions.from_request(request.tools or (), request.tool_config)
     config = request.config
     if config.candidate_count is not None and config.candidate_count != 1:

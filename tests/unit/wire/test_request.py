@@ -75,6 +75,32 @@ def test_no_tools_means_no_code_execution() -> None:
         ),
         (
             '{"contents": {"parts": {"text": "hi"}}, "tools": {"functionDeclarations": {"name": "f"}}, '
+            '"toolConfig": {"functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": ["nope"]}}}',
+            "allowed_function_names: not declared: nope",
+        ),
+        (
+            '{"contents": {"parts": [{"inlineData": {"mimeType": "text/plain", "data": "MQ==", '
+            + '"displayName": "'
+            + "n" * 256
+            + '"}}, {"text": "hi"}]}}',
+            "inlineData.displayName: at most 255 characters",
+        ),
+        (
+            '{"contents": {"parts": [{"fileData": {"fileUri": "files/x", "displayName": "'
+            + "n" * 256
+            + '"}}, {"text": "hi"}]}}',
+            "fileData.displayName: at most 255 characters",
+        ),
+        (
+            '{"contents": {"parts": [{"inlineData": {"data": "MQ=="}}, {"text": "hi"}]}}',
+            "inlineData.mimeType: a file needs its mime type",
+        ),
+        (
+            '{"contents": {"parts": [{"fileData": {"mimeType": "text/plain"}}, {"text": "hi"}]}}',
+            "fileData.fileUri: required",
+        ),
+        (
+            '{"contents": {"parts": {"text": "hi"}}, "tools": {"functionDeclarations": {"name": "f"}}, '
             '"toolConfig": {"functionCallingConfig": {"mode": "AUTO", "allowedFunctionNames": ["f"]}}}',
             "only allowed with mode ANY",
         ),
