@@ -33,7 +33,12 @@ class Runtime:
         return await asyncio.to_thread(self.registry.resolve, model)
 
     async def engine(self, model: str) -> Engine:
-        return Engine(await self.backend(model), self.sandbox, self.settings.loop_limits)
+        return Engine(
+            await self.backend(model),
+            self.sandbox,
+            self.settings.loop_limits,
+            self.settings.answer_policy,
+        )
 
 
 def registry_for(settings: Settings) -> Registry:

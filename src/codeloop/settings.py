@@ -9,6 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from codeloop.backends.registry import BackendOptions
 from codeloop.loop.limits import LoopLimits
+from codeloop.loop.policy import AnswerPolicy
 from codeloop.sandbox.limits import DEFAULT_PRELOAD, Limits, SandboxConfig
 from codeloop.server.limits import RequestLimits
 
@@ -43,6 +44,22 @@ class Settings(BaseSettings):
     exec_timeout: float = Field(30.0, gt=0, description="Wall-clock limit per code block, in seconds.")
     output_limit: int = Field(1 << 20, gt=0, description="Bytes of output kept per code block.")
     max_code_blocks: int = Field(10, ge=0, description="Code blocks one request may run.")
+    compute_first: bool = Field(
+        True,
+        description="Start the reply to a question that needs computing as a program (embedded models), "
+        "so the model computes instead of answering from memory.",
+    )
+    ground_numbers: bool = Field(
+        True,
+        description="Replace a number in the final answer that is a near miss of one the code printed "
+        "(a digit dropped or changed) by the printed one.",
+    )
+    result_style: str = Field(
+        "tool",
+        pattern="^(tool|output)$",
+        description="How embedded models see code results: as tool messages (tool) or as ```output "
+        "blocks in their own reply (output).",
+    )
     max_request_bytes: int = Field(20 << 20, gt=0, description="Largest request body accepted, in bytes.")
     data_dir: Path = Field(
         Path.home() / ".local" / "share" / "codeloop",
@@ -187,6 +204,7 @@ class Settings(BaseSettings):
             threads=self.threads,
             upstream_url=self.upstream_url,
             upstream_api_key=self.upstream_api_key,
+            results="output" if self.result_style == "output" else "tool",
         )
 
     @property
@@ -220,6 +238,10 @@ class Settings(BaseSettings):
             header_timeout_s=self.header_timeout_s,
             body_timeout_s=self.body_timeout_s,
         )
+
+    @property
+    def answer_policy(self) -> AnswerPolicy:
+        return AnswerPolicy(compute_first=self.compute_first, ground_numbers=self.ground_numbers)
 
     @property
     def loop_limits(self) -> LoopLimits:

@@ -16,6 +16,9 @@ _WORDS_AND_MARKS = re.compile(r"\w+|[^\w\s]")
 class Message:
     role: Role
     content: str
+    # A code result's bare output, for templates that show results as the model's own ```output
+    # block rather than as a tool message (`content`, which says how the code ended).
+    output: str | None = None
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,9 @@ class Chat:
     messages: tuple[Message, ...]
     code_execution: bool = False
     sampling: Sampling = field(default_factory=Sampling)
+    # The start of the reply, already decided: a backend that `prefills` continues it (and does not
+    # send it again); others ignore it.
+    prefix: str = ""
 
 
 @dataclass(frozen=True)
@@ -56,6 +62,7 @@ class ModelInfo:
 
 class Backend(Protocol):
     info: ModelInfo
+    prefills: bool  # whether stream() continues a Chat's prefix
 
     def stream(self, chat: Chat) -> AsyncGenerator[Chunk, None]:
         """Generate the next assistant message. Closing the iterator early stops generation."""

@@ -53,8 +53,15 @@ class _End:
 
 
 class EmbeddedBackend:
+    prefills = True
+
     def __init__(
-        self, model: EmbeddedModel, model_path: Path, threads: int | None = None, reuse_cache: bool = True
+        self,
+        model: EmbeddedModel,
+        model_path: Path,
+        threads: int | None = None,
+        reuse_cache: bool = True,
+        results: chatml.ResultStyle = "tool",
     ) -> None:
         try:
             from llama_cpp import Llama
@@ -76,6 +83,7 @@ class EmbeddedBackend:
         )
         self._stop_tokens = {self.llm.token_eos(), *self._special(chatml.END_OF_TURN)}
         self.reuse_cache = reuse_cache  # off only to measure what the reuse saves
+        self.results = results  # how code results are shown to the model (see chatml)
         self._lock = asyncio.Lock()
         # Every call into the model runs on this one thread, never on the event loop.
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama")
@@ -92,7 +100,8 @@ class EmbeddedBackend:
             self.llm.close()
 
     async def stream(self, chat: Chat) -> AsyncGenerator[Chunk, None]:
-        prompt = self.llm.tokenize(chatml.render(chat.messages).encode(), add_bos=False, special=True)
+        text = chatml.render(chat.messages, self.results, chat.prefix)
+        prompt = self.llm.tokenize(text.encode(), add_bos=False, special=True)
         budget = self.info.input_token_limit - len(prompt)
         if budget <= 0:
             raise InvalidRequest(

@@ -17,6 +17,9 @@ from codeloop.errors import BackendUnavailable, InvalidRequest
 
 
 class OpenAICompatBackend:
+    # Continuing a partial assistant message is not part of the OpenAI API (servers differ).
+    prefills = False
+
     def __init__(
         self,
         model: str,

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from codeloop.backends.base import Backend, ModelInfo
 from codeloop.backends.catalog import EMBEDDED_MODELS
+from codeloop.backends.chatml import ResultStyle
 from codeloop.backends.scripted import INFO as SCRIPTED_INFO
 from codeloop.backends.scripted import ScriptedBackend
 from codeloop.errors import InvalidRequest, ModelNotFound
@@ -32,6 +33,7 @@ class BackendOptions:
     threads: int | None = None
     upstream_url: str | None = None
     upstream_api_key: str | None = None
+    results: ResultStyle = "tool"  # how embedded models see code results (see chatml)
 
 
 class Registry:
@@ -116,7 +118,9 @@ class Registry:
         path = ensure_model_file(
             model.weights, self.options.cache_dir / "models", install=self.options.auto_pull
         )
-        return EmbeddedBackend(model, path, threads=self.options.threads or _cores())
+        return EmbeddedBackend(
+            model, path, threads=self.options.threads or _cores(), results=self.options.results
+        )
 
 
 def _cores() -> int:

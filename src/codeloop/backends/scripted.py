@@ -28,6 +28,7 @@ _WORDS = re.compile(r"\s*\S+\s*|\s+")
 
 class ScriptedBackend:
     info = INFO
+    prefills = False  # it writes whole scripted replies
 
     def count_tokens(self, text: str) -> int:
         return estimate_tokens(text)

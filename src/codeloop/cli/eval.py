@@ -68,7 +68,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="Tokens the model may write per item, all turns (1024).",
     )
     add_settings_flags(
-        parser, "model", "exec_timeout", "max_code_blocks", "threads", "upstream_url", "insecure_no_sandbox"
+        parser,
+        *("model", "exec_timeout", "max_code_blocks", "threads", "upstream_url", "insecure_no_sandbox"),
+        *("compute_first", "ground_numbers", "result_style"),
     )
     parser.set_defaults(run=run)
 

@@ -86,6 +86,9 @@ async def evaluate(settings: Settings, plan: Plan, watch: Watch) -> Evaluation:
         "seed": sampling.seed,
         "max_output_tokens": sampling.max_tokens,
         "insecure_no_sandbox": settings.insecure_no_sandbox,
+        "compute_first": settings.compute_first,
+        "ground_numbers": settings.ground_numbers,
+        "result_style": settings.result_style,
     }
     watch.started(Started(suite.name, model, plan.split, len(items), len(suite.items)))
     reports: dict[Mode, dict[str, Any]] = {}

@@ -11,16 +11,19 @@ from dataclasses import dataclass
 import anyio
 from google.genai import types
 
-from codeloop.backends.base import Backend, Chat, Message, Sampling
+from codeloop.backends.base import Backend, Chat, Chunk, Message, Sampling
 from codeloop.errors import StagingFailed
 from codeloop.execution import Execution, NamedFile, Outcome
 from codeloop.fences import Call, Code, FenceSplitter, Text, call_block, fence
 from codeloop.loop import prompts
 from codeloop.loop.events import CodeBlock, CodeResult, Event, Finished, TextDelta, Usage
 from codeloop.loop.functions import BadCall, Functions
+from codeloop.loop.grounding import Grounding
 from codeloop.loop.inputs import FetchFile, InputFiles
 from codeloop.loop.limits import LoopLimits
+from codeloop.loop.policy import AnswerPolicy
 from codeloop.loop.stops import StopScanner
+from codeloop.loop.triage import needs_code
 from codeloop.sandbox.base import Sandbox, Session
 
 
@@ -87,10 +90,17 @@ class _Reply:
 class Engine:
     """Runs conversations against one backend, executing code in sessions of one sandbox."""
 
-    def __init__(self, backend: Backend, sandbox: Sandbox, limits: LoopLimits | None = None) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        sandbox: Sandbox,
+        limits: LoopLimits | None = None,
+        policy: AnswerPolicy | None = None,
+    ) -> None:
         self.backend = backend
         self.sandbox = sandbox
         self.limits = limits or LoopLimits()
+        self.policy = policy or AnswerPolicy()
 
     async def run(
         self, conversation: Conversation, session: Session | None = None
@@ -121,6 +131,7 @@ class _Run:
     def __init__(self, engine: Engine, conversation: Conversation, session: Session | None) -> None:
         self.backend = engine.backend
         self.limits = engine.limits
+        self.policy = engine.policy
         self.conversation = conversation
         self.messages = list(conversation.messages)
         self.tally = _Tally(prompt=sum(self.backend.count_tokens(m.content) for m in self.messages))
@@ -132,21 +143,39 @@ class _Run:
         self.blocks = self.failures = 0
         self.staged = False
         self.ran: dict[str, bool] = {}  # each block that ran, and whether it ran well
+        self.printed: list[str] = []  # what the blocks that ran well printed
         self.answer_now = False
+        asked = [m.content for m in conversation.messages if m.role == "user"]
+        self.asked = asked  # the user's words: numbers in them are never "corrected"
+        self.code_first = (
+            self.policy.compute_first
+            and self.backend.prefills
+            and conversation.code_execution
+            and conversation.functions is None
+            and bool(asked)
+            and needs_code(asked[-1], has_files=bool(conversation.files))
+        )
 
     async def turn(self) -> AsyncGenerator[Event, None]:
         """The model's text as it streams, then the events of the step its reply asks for."""
         reply = _Reply()
+        grounding = (
+            Grounding(self.printed, self.asked) if self.policy.ground_numbers and self.printed else None
+        )
         async with contextlib.aclosing(self._generate(self._chat())) as pieces:
             async for piece in pieces:
                 if isinstance(piece, Text):
-                    reply.text += piece.text
-                    yield TextDelta(piece.text)
-                elif isinstance(piece, Code):
+                    text = grounding.feed(piece.text) if grounding else piece.text
+                else:  # the text has ended: what the grounding held back goes out first
+                    text = grounding.flush() if grounding else ""
+                if text:
+                    reply.text += text
+                    yield TextDelta(text)
+                if isinstance(piece, Code):
                     reply.code = piece.code
                 elif isinstance(piece, Call):
                     reply.call = piece.raw
-                else:
+                elif isinstance(piece, str):
                     reply.finish = piece
         self.tally.candidates += self.backend.count_tokens(reply.written)
         if reply.call is not None:
@@ -197,12 +226,14 @@ class _Run:
             # Staged again before the next block, into the interpreter that replaces this one.
             execution = Execution(Outcome.OUTCOME_FAILED, f"The block was not run: {exc.message}.\n")
         yield CodeResult(execution)
-        result = prompts.result_message(execution)
+        result = prompts.result_message(execution.outcome, execution.output)
         self.tally.tool += self.backend.count_tokens(result.content)
         self.messages += [Message("assistant", reply.written), result]
         self.blocks += 1
         self.failures = 0 if execution.ok else self.failures + 1
         self.ran[code] = execution.ok
+        if execution.ok:
+            self.printed.append(execution.output)
         if self._sampling().max_tokens == 0:
             yield self._finished("MAX_TOKENS")
 
@@ -224,7 +255,9 @@ class _Run:
             or self.failures >= self.limits.max_consecutive_failures
         )
         may_run = self.conversation.code_execution and not self.answer_now and not spent
-        return Chat(tuple(self.messages), may_run, self._sampling())
+        # The first reply to a question that needs computing starts as a program.
+        prefix = "```python\n" if may_run and self.code_first and not self.ran else ""
+        return Chat(tuple(self.messages), may_run, self._sampling(), prefix)
 
     def _sampling(self) -> Sampling:
         """The request's sampling, its token budget less what the model has written."""
@@ -246,8 +279,9 @@ class _Run:
         splitter = FenceSplitter(detect_code=chat.code_execution, detect_calls=calls)
         stops = StopScanner(chat.sampling.stop)
         finish = "STOP"
+        prefix = chat.prefix if self.backend.prefills else ""
         async with contextlib.aclosing(self.backend.stream(chat)) as chunks:
-            async for chunk in chunks:
+            async for chunk in _after(prefix, chunks):
                 for piece in splitter.feed(chunk.text):
                     if isinstance(piece, Code | Call):
                         if text := stops.flush():
@@ -275,6 +309,14 @@ class _Run:
     async def close(self) -> None:
         if self.opened is not None:
             await _close_session(self.opened)
+
+
+async def _after(prefix: str, chunks: AsyncIterator[Chunk]) -> AsyncIterator[Chunk]:
+    """The reply as the model wrote it: the prefix it was given, then what it went on to write."""
+    if prefix:
+        yield Chunk(prefix)
+    async for chunk in chunks:
+        yield chunk
 
 
 async def _close_session(task: asyncio.Task[Session]) -> None:

@@ -8,7 +8,7 @@ from google.genai import types
 
 from codeloop.backends.base import Message
 from codeloop.errors import InvalidRequest
-from codeloop.execution import Execution, Outcome
+from codeloop.execution import Outcome
 from codeloop.fences import fence
 from codeloop.loop.functions import call_text, response_text
 from codeloop.loop.inputs import InputFiles
@@ -69,8 +69,19 @@ def _clip(output: str, keep: int = MODEL_OUTPUT_CHARS) -> str:
     return f"{output[:half]}\n[... {len(output) - keep} characters not shown ...]\n{output[-half:]}"
 
 
-def result_message(execution: Execution) -> Message:
-    return Message("tool", format_result(execution.outcome, execution.output))
+def bare_output(outcome: Outcome | str | None, output: str) -> str:
+    """A result as the model's own ```output block shows it: what the code printed (a failure's
+    traceback included), and a line saying so when the code ran out of time."""
+    text = _clip(output)
+    if Outcome(outcome or Outcome.OUTCOME_OK) == Outcome.OUTCOME_DEADLINE_EXCEEDED:
+        separator = "" if not text or text.endswith("\n") else "\n"
+        text += separator + "TimeoutError: the code ran past its time limit\n"
+    return text
+
+
+def result_message(outcome: Outcome | str | None, output: str) -> Message:
+    """A code result for the model, in both shapes a backend may show it in (see Message.output)."""
+    return Message("tool", format_result(outcome, output), output=bare_output(outcome, output))
 
 
 def render(
@@ -144,7 +155,7 @@ def _model_turn(parts: Iterable[types.Part]) -> list[Message]:
                 messages.append(Message("assistant", text))
                 text = ""
             result = part.code_execution_result
-            messages.append(Message("tool", format_result(result.outcome, result.output or "")))
+            messages.append(result_message(result.outcome, result.output or ""))
         elif part.function_call is not None:
             call = part.function_call
             text += call_text(call.name or "", call.args)

@@ -12,6 +12,7 @@ from codeloop.execution import Execution, NamedFile, Outcome
 from codeloop.loop.engine import Conversation, Engine
 from codeloop.loop.events import CodeBlock, CodeResult, Event, Finished, TextDelta
 from codeloop.loop.limits import LoopLimits
+from codeloop.loop.policy import AnswerPolicy
 from codeloop.sandbox.base import SessionCounts, SessionMemory
 
 
@@ -193,3 +194,61 @@ def test_a_file_that_cannot_be_staged_fails_the_block_and_is_staged_again_for_th
     )
     assert sandbox.ran == ["print(2)\n"]
     assert session.staged == ["in.csv"]
+
+
+class PrefillingBackend(ScriptedBackend):
+    """A model that continues the reply it is given: code first, then an answer off by a digit."""
+
+    prefills = True
+
+    def __init__(self) -> None:
+        self.chats: list = []
+
+    def reply(self, chat):
+        self.chats.append(chat)
+        if not any(m.role == "tool" for m in chat.messages):
+            return "print(factorial(17))\n```\n" if chat.prefix else "17! is about 3.5e14.\n"
+        return "So 17! = 35,568,742,809,600."
+
+
+class PrintingSession(FakeSession):
+    async def run(self, code: str, timeout_s: float | None = None) -> Execution:
+        self.sandbox.ran.append(code)
+        return Execution(Outcome.OUTCOME_OK, "355687428096000\n")
+
+
+def run_prefilling(question: str, policy: AnswerPolicy | None = None):
+    sandbox = FakeSandbox()
+    backend = PrefillingBackend()
+    engine = Engine(backend, sandbox, policy=policy)
+
+    async def collect() -> list[Event]:
+        conversation = Conversation.from_question(question)
+        return [e async for e in engine.run(conversation, PrintingSession(sandbox))]
+
+    return asyncio.run(collect()), backend, sandbox
+
+
+def test_a_question_that_needs_computing_gets_a_program_and_a_grounded_answer() -> None:
+    events, backend, sandbox = run_prefilling("What is 17 factorial?")
+    assert [chat.prefix for chat in backend.chats] == ["```python\n", ""]
+    assert sandbox.ran == ["print(factorial(17))\n"]
+    answer = "".join(e.text for e in events if isinstance(e, TextDelta))
+    assert answer == "So 17! = 355,687,428,096,000."
+    assert backend.chats[1].messages[-2].content == "```python\nprint(factorial(17))\n```\n"
+
+
+def test_each_lever_can_be_turned_off() -> None:
+    events, backend, sandbox = run_prefilling(
+        "What is 17 factorial?", AnswerPolicy(compute_first=False, ground_numbers=False)
+    )
+    assert [chat.prefix for chat in backend.chats] == [""]
+    assert sandbox.ran == []
+    events, backend, _ = run_prefilling("What is 17 factorial?", AnswerPolicy(ground_numbers=False))
+    assert "".join(e.text for e in events if isinstance(e, TextDelta)) == "So 17! = 35,568,742,809,600."
+
+
+def test_a_greeting_is_answered_in_words() -> None:
+    _, backend, sandbox = run_prefilling("Hello there!")
+    assert [chat.prefix for chat in backend.chats] == [""]
+    assert sandbox.ran == []

@@ -16,7 +16,7 @@ def test_the_seed_chat_is_replayed_faithfully() -> None:
         Message("system", prompts.CODE_EXECUTION_PROMPT),
         Message("user", 'Can you print "Hello world!"?'),
         Message("assistant", '```python\n\nprint("hello world!")\n```\n'),
-        Message("tool", "Output:\nhello world!\n"),
+        Message("tool", "Output:\nhello world!\n", output="hello world!\n"),
         Message("assistant", 'I have printed "hello world!" using the provided python code block. \n'),
         Message(
             "user",
