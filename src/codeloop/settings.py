@@ -54,6 +54,13 @@ class Settings(BaseSettings):
         description="Replace a number in the final answer that is a near miss of one the code printed "
         "(a digit dropped or changed) by the printed one.",
     )
+    votes: int = Field(
+        1,
+        ge=1,
+        le=16,
+        description="Programs written at once for a question's first block (embedded models), each run "
+        "in its own interpreter, the answer most of them print kept; 1: no vote.",
+    )
     result_style: str = Field(
         "tool",
         pattern="^(tool|output)$",
@@ -241,7 +248,9 @@ class Settings(BaseSettings):
 
     @property
     def answer_policy(self) -> AnswerPolicy:
-        return AnswerPolicy(compute_first=self.compute_first, ground_numbers=self.ground_numbers)
+        return AnswerPolicy(
+            compute_first=self.compute_first, ground_numbers=self.ground_numbers, votes=self.votes
+        )
 
     @property
     def loop_limits(self) -> LoopLimits:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 Role = Literal["system", "user", "assistant", "tool"]
 
@@ -72,6 +72,28 @@ class Backend(Protocol):
 
     async def aclose(self) -> None:
         """Free what the model holds (memory, threads, connections)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One of several continuations of a chat (its prefix not included)."""
+
+    text: str
+    finish_reason: Literal["STOP", "MAX_TOKENS"]
+    tokens: int
+
+
+@runtime_checkable
+class ParallelSampling(Protocol):
+    """A backend that can write several continuations of one chat at once."""
+
+    async def sample_many(
+        self, chat: Chat, n: int, temperature: float, until: Callable[[str], bool]
+    ) -> list[Sample]:
+        """`n` continuations: the first follows the chat's sampling (greedy at temperature 0), the
+        others sample at `temperature` with seeds derived from the chat's. Each ends at its own
+        end of turn, token budget, or once `until(text so far)` holds."""
         ...
 
 

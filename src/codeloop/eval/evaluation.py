@@ -88,6 +88,7 @@ async def evaluate(settings: Settings, plan: Plan, watch: Watch) -> Evaluation:
         "insecure_no_sandbox": settings.insecure_no_sandbox,
         "compute_first": settings.compute_first,
         "ground_numbers": settings.ground_numbers,
+        "votes": settings.votes,
         "result_style": settings.result_style,
     }
     watch.started(Started(suite.name, model, plan.split, len(items), len(suite.items)))

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import anyio
 from google.genai import types
 
-from codeloop.backends.base import Backend, Chat, Chunk, Message, Sampling
+from codeloop.backends.base import Backend, Chat, Chunk, Message, ParallelSampling, Sampling
 from codeloop.errors import StagingFailed
 from codeloop.execution import Execution, NamedFile, Outcome
 from codeloop.fences import Call, Code, FenceSplitter, Text, call_block, fence
@@ -24,6 +24,7 @@ from codeloop.loop.limits import LoopLimits
 from codeloop.loop.policy import AnswerPolicy
 from codeloop.loop.stops import StopScanner
 from codeloop.loop.triage import needs_code
+from codeloop.loop.voting import winner
 from codeloop.sandbox.base import Sandbox, Session
 
 
@@ -130,6 +131,7 @@ class _Run:
 
     def __init__(self, engine: Engine, conversation: Conversation, session: Session | None) -> None:
         self.backend = engine.backend
+        self.sandbox = engine.sandbox
         self.limits = engine.limits
         self.policy = engine.policy
         self.conversation = conversation
@@ -137,9 +139,10 @@ class _Run:
         self.tally = _Tally(prompt=sum(self.backend.count_tokens(m.content) for m in self.messages))
         self.session = session
         self.opened: asyncio.Task[Session] | None = None
+        self.spawned: Session | None = None  # a vote's winning interpreter, when not the first
         if session is None and conversation.code_execution:
             # Start the interpreter while the model thinks: most answers need one.
-            self.opened = asyncio.create_task(engine.sandbox.open_session())
+            self.opened = asyncio.create_task(self.sandbox.open_session())
         self.blocks = self.failures = 0
         self.staged = False
         self.ran: dict[str, bool] = {}  # each block that ran, and whether it ran well
@@ -158,11 +161,16 @@ class _Run:
 
     async def turn(self) -> AsyncGenerator[Event, None]:
         """The model's text as it streams, then the events of the step its reply asks for."""
+        chat = self._chat()
+        if self._voting(chat):
+            async for event in self._voted_turn(chat):
+                yield event
+            return
         reply = _Reply()
         grounding = (
             Grounding(self.printed, self.asked) if self.policy.ground_numbers and self.printed else None
         )
-        async with contextlib.aclosing(self._generate(self._chat())) as pieces:
+        async with contextlib.aclosing(self._generate(chat)) as pieces:
             async for piece in pieces:
                 if isinstance(piece, Text):
                     text = grounding.feed(piece.text) if grounding else piece.text
@@ -224,7 +232,12 @@ class _Run:
             execution = await session.run(code, self.limits.timeout_s)
         except StagingFailed as exc:
             # Staged again before the next block, into the interpreter that replaces this one.
-            execution = Execution(Outcome.OUTCOME_FAILED, f"The block was not run: {exc.message}.\n")
+            execution = _not_run(exc)
+        async for event in self._ran(reply, code, execution):
+            yield event
+
+    async def _ran(self, reply: _Reply, code: str, execution: Execution) -> AsyncIterator[Event]:
+        """A block's result, for the client and for the model's next turn."""
         yield CodeResult(execution)
         result = prompts.result_message(execution.outcome, execution.output)
         self.tally.tool += self.backend.count_tokens(result.content)
@@ -243,10 +256,81 @@ class _Run:
             assert self.opened is not None, "code runs only where code execution is on"
             self.session = await self.opened
         if not self.staged:
-            for file in self.conversation.files:
-                await self.session.put_file(file.name, file.data)
+            await self._stage(self.session)
             self.staged = True
         return self.session
+
+    async def _stage(self, session: Session) -> None:
+        for file in self.conversation.files:
+            await session.put_file(file.name, file.data)
+
+    def _voting(self, chat: Chat) -> bool:
+        """Whether this turn's program is chosen by a vote: the first program of a request whose
+        interpreter starts afresh (a kept session's state must not see the losers' side effects)."""
+        return (
+            self.policy.votes > 1
+            and bool(chat.prefix)
+            and self.opened is not None
+            and self.session is None
+            and isinstance(self.backend, ParallelSampling)
+        )
+
+    async def _voted_turn(self, chat: Chat) -> AsyncIterator[Event]:
+        """Several programs written at once, each run in a fresh interpreter; the one whose answer
+        most of them share is the model's reply, its interpreter the request's from then on."""
+        assert isinstance(self.backend, ParallelSampling)
+        samples = await self.backend.sample_many(
+            chat, self.policy.votes, self.policy.vote_temperature, _closes_a_block
+        )
+        replies = [_read(chat.prefix + sample.text, sample.finish_reason) for sample in samples]
+        self.tally.candidates += sum(sample.tokens for sample in samples)
+        programs = [reply for reply in replies if reply.code is not None]
+        if not programs:
+            if replies[0].text:
+                yield TextDelta(replies[0].text)
+            async for event in self._answer(replies[0]):
+                yield event
+            return
+        codes = list(dict.fromkeys(reply.code for reply in programs if reply.code is not None))
+        assert self.opened is not None
+        sessions = [await self.opened]
+        try:
+            for _ in codes[1:]:
+                sessions.append(await self.sandbox.open_session())
+            runs = await asyncio.gather(
+                *(self._staged_run(session, code) for session, code in zip(sessions, codes, strict=True))
+            )
+        except BaseException:
+            await self._keep_only(sessions[0], sessions)
+            raise
+        best = programs[winner([runs[codes.index(str(reply.code))][0] for reply in programs])]
+        assert best.code is not None
+        execution, self.staged = runs[codes.index(best.code)]
+        await self._keep_only(sessions[codes.index(best.code)], sessions)
+        if best.text:
+            yield TextDelta(best.text)
+        yield CodeBlock(best.code)
+        async for event in self._ran(best, best.code, execution):
+            yield event
+
+    async def _staged_run(self, session: Session, code: str) -> tuple[Execution, bool]:
+        """A vote's program run in its own interpreter, the request's files staged first; and
+        whether they were."""
+        try:
+            await self._stage(session)
+        except StagingFailed as exc:
+            return _not_run(exc), False
+        return await session.run(code, self.limits.timeout_s), True
+
+    async def _keep_only(self, chosen: Session, sessions: list[Session]) -> None:
+        """The vote's winner becomes the request's interpreter; the others end now."""
+        for session in sessions:
+            if session is not chosen:
+                await _close_quietly(session)
+        if chosen is not sessions[0]:
+            self.opened = None  # closed above: the run now closes the winner instead
+            self.spawned = chosen
+        self.session = chosen
 
     def _chat(self) -> Chat:
         # Past its limits the model must answer in text: code it still writes stays text.
@@ -309,6 +393,8 @@ class _Run:
     async def close(self) -> None:
         if self.opened is not None:
             await _close_session(self.opened)
+        if self.spawned is not None:
+            await _close_quietly(self.spawned)
 
 
 async def _after(prefix: str, chunks: AsyncIterator[Chunk]) -> AsyncIterator[Chunk]:
@@ -317,6 +403,34 @@ async def _after(prefix: str, chunks: AsyncIterator[Chunk]) -> AsyncIterator[Chu
         yield Chunk(prefix)
     async for chunk in chunks:
         yield chunk
+
+
+def _not_run(failure: StagingFailed) -> Execution:
+    return Execution(Outcome.OUTCOME_FAILED, f"The block was not run: {failure.message}.\n")
+
+
+def _closes_a_block(text: str) -> bool:
+    """Whether a reply has written a whole code block: a vote's program ends there."""
+    return any(isinstance(piece, Code) for piece in FenceSplitter().feed(text))
+
+
+def _read(text: str, finish: str) -> _Reply:
+    """A whole reply, as the streaming path would have read it: its text and its first block."""
+    splitter = FenceSplitter()
+    reply = _Reply(finish=finish)
+    for piece in splitter.feed(text) + splitter.finish(truncated=finish == "MAX_TOKENS"):
+        if isinstance(piece, Code):
+            reply.code = piece.code
+            break
+        if isinstance(piece, Text):
+            reply.text += piece.text
+    return reply
+
+
+async def _close_quietly(session: Session) -> None:
+    with anyio.CancelScope(shield=True):
+        with contextlib.suppress(Exception):
+            await session.close()
 
 
 async def _close_session(task: asyncio.Task[Session]) -> None:

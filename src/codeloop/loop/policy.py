@@ -14,3 +14,7 @@ class AnswerPolicy:
     # A number in the final text that contradicts what the code printed (a digit dropped or
     # changed in restating it) is replaced by the printed one as the text streams.
     ground_numbers: bool = True
+    # Programs written for a question's first block, each run, the answer most of them print
+    # chosen (1: no vote). Needs a backend that writes several continuations at once.
+    votes: int = 1
+    vote_temperature: float = 0.7  # for every program but the first, which follows the request

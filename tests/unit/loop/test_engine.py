@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from codeloop.backends.base import Sampling
+from codeloop.backends.base import Sample, Sampling
 from codeloop.backends.scripted import ScriptedBackend
 from codeloop.errors import StagingFailed
 from codeloop.execution import Execution, NamedFile, Outcome
@@ -252,3 +252,73 @@ def test_a_greeting_is_answered_in_words() -> None:
     _, backend, sandbox = run_prefilling("Hello there!")
     assert [chat.prefix for chat in backend.chats] == [""]
     assert sandbox.ran == []
+
+
+class VotingBackend(PrefillingBackend):
+    """Writes three programs at once: the greedy one computes the wrong thing, two others agree."""
+
+    def __init__(self, programs: list[str]) -> None:
+        super().__init__()
+        self.programs = programs
+        self.asked: list[tuple[int, float]] = []
+
+    async def sample_many(self, chat, n, temperature, until):
+        self.asked.append((n, temperature))
+        texts = [f"{code}```\n" for code in self.programs[:n]]
+        assert all(until(chat.prefix + text) for text in texts)
+        return [Sample(text, "STOP", 10) for text in texts]
+
+    def reply(self, chat):
+        self.chats.append(chat)
+        return "The answer is 5117."
+
+
+class OutputSession(FakeSession):
+    """Prints what the code says it prints: `print(N)` -> N; `fail` fails."""
+
+    async def run(self, code: str, timeout_s: float | None = None) -> Execution:
+        self.sandbox.ran.append(code)
+        if "fail" in code:
+            return Execution(Outcome.OUTCOME_FAILED, "Traceback\n")
+        return Execution(Outcome.OUTCOME_OK, code.removeprefix("print(").split(")")[0] + "\n")
+
+
+class OutputSandbox(FakeSandbox):
+    async def open_session(self) -> OutputSession:
+        self.opened += 1
+        return OutputSession(self)
+
+
+def run_vote(programs: list[str], votes: int = 3):
+    sandbox = OutputSandbox()
+    backend = VotingBackend(programs)
+    engine = Engine(backend, sandbox, policy=AnswerPolicy(votes=votes))
+
+    async def collect() -> list[Event]:
+        return [e async for e in engine.run(Conversation.from_question("Sum the first 50 primes."))]
+
+    return asyncio.run(collect()), backend, sandbox
+
+
+def test_the_answer_most_programs_print_wins_and_only_its_program_is_shown() -> None:
+    events, backend, sandbox = run_vote(["print(328)\n", "print(5117)\n", "print(5117.0)\n"])
+    assert backend.asked == [(3, 0.7)]
+    assert sorted(sandbox.ran) == ["print(328)\n", "print(5117)\n", "print(5117.0)\n"]
+    blocks = [e.code for e in events if isinstance(e, CodeBlock)]
+    results = [e.execution.output for e in events if isinstance(e, CodeResult)]
+    assert (blocks, results) == (["print(5117)\n"], ["5117\n"])
+    assert (sandbox.opened, sandbox.closed) == (3, 3)  # the losers' at once, the winner's at the end
+    assert backend.chats[-1].messages[-2].content == "```python\nprint(5117)\n```\n"
+
+
+def test_without_agreement_the_first_program_stands_and_failures_do_not_vote() -> None:
+    events, _, _ = run_vote(["print(328)\n", "fail\n", "print(1)\n"])
+    assert [e.code for e in events if isinstance(e, CodeBlock)] == ["print(328)\n"]
+    events, _, _ = run_vote(["fail\n", "print(7)\n", "fail()\n"])
+    assert [e.code for e in events if isinstance(e, CodeBlock)] == ["print(7)\n"]
+
+
+def test_identical_programs_run_once() -> None:
+    _, _, sandbox = run_vote(["print(2)\n", "print(2)\n", "print(3)\n"])
+    assert sorted(sandbox.ran) == ["print(2)\n", "print(3)\n"]
+    assert (sandbox.opened, sandbox.closed) == (2, 2)
