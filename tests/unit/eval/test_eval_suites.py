@@ -127,4 +127,4 @@ def test_unknown_suites_list_the_known_ones(tmp_path: Path) -> None:
         load_suite("mmlu")
     with pytest.raises(InvalidRequest, match="Cannot read"):
         load_suite(str(tmp_path / "missing.jsonl"))
-    assert list(SUITES) == ["gsm8k", "humaneval", "arithmetic", "letters", "calendar"]
+    assert list(SUITES) == ["gsm8k", "humaneval", "arithmetic", "letters", "calendar", "typical"]
