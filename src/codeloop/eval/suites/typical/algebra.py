@@ -118,7 +118,7 @@ def _integral(rng: random.Random, coded: bool) -> Draft:
     while True:
         a = rng.randint(-3, 2)
         b = a + rng.randint(1, 4)
-        if rng.random() < 0.6:
+        if rng.random() < 0.5:
             coefficients = [rng.randint(-6, 6) or 2 for _ in range(rng.randint(2, 4))]
             function = polynomial(coefficients)
             degree = len(coefficients) - 1
