@@ -187,19 +187,17 @@ def units(q: str) -> object:
         minutes = int(match.group(1)) + int(match.group(2)) / 60
         return to_places(minutes / (constants.mile / constants.kilo), count)
     if match := re.search(r"(-?[\d.]+)°([FC])", q):
-        value = float(match.group(1))
-        kelvin = constants.convert_temperature(value, match.group(2), "K")
+        kelvin = constants.convert_temperature(float(match.group(1)), match.group(2), "K")
         return to_places(
             constants.convert_temperature(kelvin, "K", "C" if match.group(2) == "F" else "F"), count
         )
     if match := re.search(r"How many (\S+) is ([\d.]+) (\S+)\?", q):
-        target, value, source = match.groups()
+        target, amount, source = match.groups()
     elif match := re.search(r"([\d.]+) (\S+) (?:in|to) (\S+?)[,. ]", q):
-        value, source, target = match.groups()
+        amount, source, target = match.groups()
     else:
-        value = found(r"([\d.]+) mph", q).group(1)
-        source, target = "mph", "km/h"
-    return to_places(float(value) * FACTORS[source, target], count)
+        amount, source, target = found(r"([\d.]+) mph", q).group(1), "mph", "km/h"
+    return to_places(float(amount) * FACTORS[source, target], count)
 
 
 X = sympy.Symbol("x")
