@@ -199,3 +199,20 @@ def test_a_file_question_grades_its_name_answer_as_text() -> None:
     assert grade(argmax, "The top row is printed above.", f"name    {argmax.expected}\n")
     other = next(name for name in (row["name"] for row in rows_of(argmax)) if name != argmax.expected)
     assert not grade(argmax, f"It is {other}.")
+
+
+def test_every_expected_answer_reads_back_as_right() -> None:
+    """Said in a sentence, or only printed by the code, each answer grades right: none is written in a
+    form its kind's extractor cannot read (a date it does not know, a number it splits)."""
+    for item in SUITE.items:
+        said = f"'{item.expected}'" if len(item.expected) == 1 else item.expected  # as asked: quoted
+        assert grade(item, f"After running it, I get {said}."), item.id
+        assert grade(item, "The result is printed above.", f"{item.expected}\n"), item.id
+        assert not grade(item, "I could not work it out."), item.id
+
+
+def test_repeating_the_question_never_gives_a_string_answer() -> None:
+    texts = [item for item in SUITE.items if item.kind == "text"]
+    assert len(texts) >= 24
+    for item in texts:
+        assert not grade(item, f"You asked: {item.question}"), item.id

@@ -28,7 +28,13 @@ from codeloop.eval.items import Item
 from codeloop.eval.suites import load_suite
 
 SUITE = load_suite("typical")
-PLACES = {"one decimal place": 1, "two decimal places": 2, "3 decimal places": 3, "the cent": 2, "cents": 2}
+PLACES = {
+    "one decimal place": 1,
+    "two decimal places": 2,
+    "three decimal places": 3,
+    "the cent": 2,
+    "cents": 2,
+}
 
 
 def items_of(family: str) -> list[Item]:
@@ -217,13 +223,13 @@ def algebra(q: str) -> object:
         polynomial, which = match.group(1), found(r"largest|smallest|larger", q).group(0)
         roots = sympy.Poly(expression(polynomial), X).real_roots()
         root = min(roots) if which == "smallest" else max(roots)
-        return root if root.is_integer else to_places(root, 3)
+        return root if root.is_integer else to_places(root, places(q))
     if match := re.search(r"f\(x\) = (.+?) (?:at|and evaluate it at) x = (-?\d+)", q):
         slope = sympy.diff(expression(match.group(1)), X).subs(X, int(match.group(2)))
-        return slope if slope.is_integer else to_places(slope, 3)
+        return slope if slope.is_integer else to_places(slope, places(q))
     if match := re.search(r"integral of (.+?) (?:dx )?from (?:x = )?(-?\d+) to (?:x = )?(-?\d+)", q):
         value = sympy.integrate(expression(match.group(1)), (X, int(match.group(2)), int(match.group(3))))
-        return to_places(value, 3)
+        return to_places(value, places(q))
     equations = [line.split(" = ") for line in q.splitlines()[1:]]
     unknown = sympy.Symbol(found(r"(?:tell me|What is) ([xyz])", q).group(1))
     solution = sympy.solve([expression(left) - int(right) for left, right in equations])

@@ -75,8 +75,8 @@ def _quadratic_root(rng: random.Random, coded: bool) -> Draft:
     equation = f"{polynomial([a, b, c])} = 0"
     question = ask(
         coded,
-        f"Solve {equation}. Give the larger root to 3 decimal places.",
-        f"Write a program to find the larger solution of {equation}, to 3 decimal places.",
+        f"Solve {equation}. Give the larger root to three decimal places.",
+        f"Write a program to find the larger solution of {equation}, to three decimal places.",
     )
     return Draft(question, answer)
 
@@ -97,12 +97,12 @@ def _derivative(rng: random.Random, coded: bool) -> Draft:
             n = rng.randint(2, 4)
             function = f"x^{n} * sin(x)"
             answer = rounded(n * x0 ** (n - 1) * math.sin(x0) + x0**n * math.cos(x0), 3)
-            places = " Give it to 3 decimal places (x in radians)."
+            places = " Give it to three decimal places (x in radians)."
         else:
             c = rng.randint(1, 9)
             function = f"ln(x^2 + {c})"
             answer = rounded(Fraction(2 * x0, x0 * x0 + c), 3)
-            places = " Give it to 3 decimal places."
+            places = " Give it to three decimal places."
         if answer is not None:
             break
     question = ask(
@@ -114,7 +114,7 @@ def _derivative(rng: random.Random, coded: bool) -> Draft:
 
 
 def _integral(rng: random.Random, coded: bool) -> Draft:
-    """The integral of a polynomial, or of e^(kx), from a to b, to 3 decimal places."""
+    """The integral of a polynomial, or of e^(kx), from a to b, to three decimal places."""
     while True:
         a = rng.randint(-3, 2)
         b = a + rng.randint(1, 4)
@@ -132,8 +132,9 @@ def _integral(rng: random.Random, coded: bool) -> Draft:
             break
     question = ask(
         coded,
-        f"What is the definite integral of {function} from x = {a} to x = {b}? Round to 3 decimal places.",
-        f"Compute the integral of {function} dx from {a} to {b} with sympy, to 3 decimal places.",
+        f"What is the definite integral of {function} from x = {a} to x = {b}? Round to three "
+        "decimal places.",
+        f"Compute the integral of {function} dx from {a} to {b} with sympy, to three decimal places.",
     )
     return Draft(question, answer)
 

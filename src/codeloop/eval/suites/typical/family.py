@@ -81,6 +81,5 @@ def ordinal(n: int) -> str:
 
 
 def places_word(places: int) -> str:
-    return {0: "the nearest whole number", 1: "one decimal place", 2: "two decimal places"}.get(
-        places, f"{places} decimal places"
-    )
+    """In words, so that a reply which repeats it ("8.053, to three decimal places") ends on its answer."""
+    return {1: "one decimal place", 2: "two decimal places", 3: "three decimal places"}[places]
