@@ -26,14 +26,17 @@ if TYPE_CHECKING:
 EPILOG = """\
 suites:
 {suites}
-  FILE.jsonl   your own: one {{"id", "question", "answer"}} object per line
+  FILE.jsonl   your own: one {{"id", "question", "answer"}} object per line, optionally "kind"
+               (number, weekday, date, text) and "attachments" ([{{"mime_type", "data": base64}}])
 
 Items are split by a hash of their id: about 30% dev, for tuning prompts and settings, and the
 rest test, the one to report. Decoding is greedy with a fixed seed. A number is read from the
 final text ("#### N", \\boxed{{N}}, "the answer is N", a bold number, else the last number), or
-from the last code output when the text has none; HumanEval code runs against the problem's tests
-in a sandbox session. Reports go to OUT/<suite>-<model>-<split>-<mode>.json; once OUT holds both
-modes' reports for a suite, model and split, OUT/<suite>-<model>-<split>-compare.png charts them."""
+from the last code output when the text has none; a string answer counts when the final text
+quotes it or has it as a whole word, or else the last code output has it; HumanEval code runs
+against the problem's tests in a sandbox session. Reports go to
+OUT/<suite>-<model>-<split>-<mode>.json; once OUT holds both modes' reports for a suite, model and
+split, OUT/<suite>-<model>-<split>-compare.png charts them."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -1,4 +1,4 @@
-"""Reading answers out of model replies: numbers, weekdays, dates and Python programs.
+"""Reading answers out of model replies: numbers, weekdays, dates, strings and Python programs.
 
 Numbers, in order of preference (the first rule that finds one wins):
 1. `#### 18`, GSM8K's own answer marker;
@@ -12,6 +12,8 @@ Commas, `$`, `%` and units are dropped, `18.0` equals `18`, and a minus sign cou
 cannot be a hyphen (`-5`, not the 5 of `10-5`). Dates are not numbers: `2024-03-05` and
 `March 5, 2024` are skipped. Callers decide what to read when the text holds no answer (see
 suites/base.py: the last code output).
+
+A string answer (`olleh`, `GOOD MORNING`, `n`) is looked for rather than read: see gives_text.
 """
 
 from __future__ import annotations
@@ -38,6 +40,9 @@ _US_DATE = re.compile(
 )
 _EU_DATE = re.compile(r"\b(?P<day>\d{1,2})(?:st|nd|rd|th)?\s+" + _MONTH + r",?\s+(?P<year>\d{4})\b", re.I)
 _WEEKDAY = re.compile(r"\b(" + "|".join(WEEKDAYS) + r")\b", re.IGNORECASE)
+_OPEN_QUOTE = "\"'“‘`*"
+_CLOSE_QUOTE = "\"'”’`*"
+_QUOTED = re.compile(r"\*\*([^*\n]+)\*\*|`([^`\n]+)`|\"([^\"\n]+)\"|“([^”\n]+)”|(?<!\w)'([^'\n]+)'(?!\w)")
 _FENCED = re.compile(r"^```[ \t]*(?:(?i:python3?|py))?[ \t]*\n(.*?)^```[ \t]*$", re.MULTILINE | re.DOTALL)
 
 
@@ -88,6 +93,30 @@ def extract_date(text: str) -> str | None:
             if (day := _date(match)) is not None:
                 found.append((match.start(), day.isoformat()))
     return max(found)[1] if found else None
+
+
+def gives_text(text: str, expected: str, bare_letter: bool = False) -> bool:
+    """Whether `text` gives the string `expected`: quoted or emphasised (`'olleh'`, `"olleh"`,
+    `` `olleh` ``, `**olleh**`), or standing as a whole token (`is olleh.`, not `olleho`).
+
+    Case counts: asked to upper-case "good morning", the question's own words are not the answer. A
+    single character counts bare only with `bare_letter` (for program output): in prose, the answer
+    "a" would be found in every sentence with the article."""
+    if not expected:
+        return False
+    escaped = re.escape(expected)
+    quoted = rf"(?<!\w)[{re.escape(_OPEN_QUOTE)}]{escaped}[{re.escape(_CLOSE_QUOTE)}](?!\w)"
+    if re.search(quoted, text):
+        return True
+    if len(expected) == 1 and not bare_letter:
+        return False
+    return re.search(rf"(?<!\w){escaped}(?!\w)", text) is not None
+
+
+def extract_quoted(text: str) -> str | None:
+    """The last quoted or emphasised span of the text: what a reply most likely offers as its answer."""
+    spans = [next(group for group in match.groups() if group) for match in _QUOTED.finditer(text)]
+    return spans[-1].strip() if spans else None
 
 
 def extract_program(transcript: str, entry_point: str) -> str | None:

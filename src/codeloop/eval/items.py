@@ -9,7 +9,16 @@ from codeloop.execution import Execution
 from codeloop.loop.events import Usage
 
 # How an item's answer is read from the model's reply and compared with the expected one.
-AnswerKind = Literal["number", "weekday", "date", "code"]
+AnswerKind = Literal["number", "weekday", "date", "text", "code"]
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file sent with the question, as a client sends one: an inlineData part after the text."""
+
+    mime_type: str
+    data: bytes
+    display_name: str | None = None  # the Gemini API takes none: the sandbox names it input_file_0.csv
 
 
 @dataclass(frozen=True)
@@ -18,7 +27,9 @@ class Item:
     question: str  # the user message, exactly as the model gets it
     expected: str
     kind: AnswerKind = "number"
-    data: dict[str, str] = field(default_factory=dict)  # what grading needs beyond `expected`
+    # What grading, or checking the item itself, needs beyond `expected`.
+    data: dict[str, str] = field(default_factory=dict)
+    attachments: tuple[Attachment, ...] = ()
 
 
 @dataclass(frozen=True)

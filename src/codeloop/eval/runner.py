@@ -49,7 +49,7 @@ async def run_item(
 ) -> Record:
     """The loop on one item, graded. A loop that raises is recorded as a wrong answer with its error."""
     conversation = Conversation.from_contents(
-        [types.Content(role="user", parts=[types.Part(text=item.question)])],
+        [types.Content(role="user", parts=question_parts(item))],
         code_execution=code_execution,
         sampling=sampling,
     )
@@ -61,6 +61,17 @@ async def run_item(
         empty = Trail("", "", (), (), "ERROR", Usage(), seconds)
         return record_of(item, empty, Graded(None, False), error=f"{type(exc).__name__}: {exc}")
     return record_of(item, trail, await suite.grade(item, trail, engine.sandbox))
+
+
+def question_parts(item: Item) -> list[types.Part]:
+    """The user turn as a client sends it: the question, then each attached file as inlineData."""
+    files = [
+        types.Part(
+            inline_data=types.Blob(data=file.data, mime_type=file.mime_type, display_name=file.display_name)
+        )
+        for file in item.attachments
+    ]
+    return [types.Part(text=item.question), *files]
 
 
 async def collect(engine: Engine, conversation: Conversation) -> Trail:

@@ -1,4 +1,4 @@
-"""Reading answers out of replies: numbers, weekdays, dates, and the code offered for a function."""
+"""Reading answers out of replies: numbers, weekdays, dates, strings, and the code offered for a function."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from codeloop.eval.extract import (
     extract_date,
     extract_number,
     extract_program,
+    extract_quoted,
     extract_weekday,
+    gives_text,
     numbers_equal,
 )
 
@@ -100,6 +102,59 @@ def test_extract_weekday() -> None:
 )
 def test_extract_date(text: str, day: str | None) -> None:
     assert extract_date(text) == day
+
+
+@pytest.mark.parametrize(
+    ("text", "expected", "given"),
+    [
+        ('"yrrebwarts"', "yrrebwarts", True),
+        ("Reversed, strawberry is 'yrrebwarts'.", "yrrebwarts", True),
+        ("The result is **yrrebwarts**.", "yrrebwarts", True),
+        ("The result is `yrrebwarts`", "yrrebwarts", True),
+        ("Strawberry backwards: yrrebwarts.", "yrrebwarts", True),
+        ("It reads “yrrebwarts” backwards.", "yrrebwarts", True),
+        ("yrrebwarts", "yrrebwarts", True),
+        ("Reversed: yrrebwartss", "yrrebwarts", False),  # a whole token or nothing
+        ("Reversed: xyrrebwarts", "yrrebwarts", False),
+        ('In uppercase, "good morning" is "GOOD MORNING".', "GOOD MORNING", True),
+        ('In uppercase it is "Good Morning".', "GOOD MORNING", False),  # case counts
+        ("'good morning' in capitals", "GOOD MORNING", False),
+        ("The top earner is Priya Patel, with 19,776.31.", "Priya Patel", True),
+        ("The top earner is Priya Patelson.", "Priya Patel", False),
+        ("The 6th letter of balloon is 'o'.", "o", True),
+        ('The 6th letter is "o".', "o", True),
+        ("The 6th letter is **o**.", "o", True),
+        ("The 6th letter of balloon is o.", "o", False),  # a bare letter is not read from prose
+        ("The letter is a 'l'.", "a", False),  # ... which is why: the article
+        ("It's 's'", "s", True),
+        ("It's 'x'.", "s", False),
+        ("It's the letter t", "s", False),
+        ("", "x", False),
+    ],
+)
+def test_gives_text(text: str, expected: str, given: bool) -> None:
+    assert gives_text(text, expected) is given
+
+
+def test_a_bare_letter_counts_in_program_output() -> None:
+    assert gives_text("o\n", "o", bare_letter=True)
+    assert gives_text("Character 6: o\n", "o", bare_letter=True)
+    assert not gives_text("Character 6: n\n", "o", bare_letter=True)
+    assert not gives_text("anything", "", bare_letter=True)
+
+
+@pytest.mark.parametrize(
+    ("text", "quoted"),
+    [
+        ("It is 'noynac', I think; or \"noyna\".", "noyna"),
+        ("The name is **Priya Patel**.", "Priya Patel"),
+        ("Use `s[::-1]`.", "s[::-1]"),
+        ("It's not quoted, isn't it?", None),
+        ("", None),
+    ],
+)
+def test_extract_quoted(text: str, quoted: str | None) -> None:
+    assert extract_quoted(text) == quoted
 
 
 FUNCTION = "def add(a, b):\n    return a + b\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import datetime
 import json
 import re
@@ -11,6 +12,7 @@ import pytest
 
 from codeloop.errors import InvalidRequest
 from codeloop.eval.extract import WEEKDAYS, extract_program
+from codeloop.eval.items import Attachment
 from codeloop.eval.suites import SUITES, load_suite
 from codeloop.eval.suites.humaneval import check_program
 
@@ -111,9 +113,34 @@ def test_a_jsonl_suite(tmp_path: Path) -> None:
     ]
 
 
+def test_a_jsonl_item_with_a_text_answer_and_files(tmp_path: Path) -> None:
+    path = tmp_path / "files.jsonl"
+    csv, data = b"x\n1\n2\n", base64.b64encode(b"\x00\xff").decode()
+    files = [
+        {"mime_type": "text/csv", "data": base64.b64encode(csv).decode()},
+        {"mime_type": "application/octet-stream", "data": data, "display_name": "blob.bin"},
+    ]
+    row = {"id": "f", "question": "Top name?", "answer": "Ann Lee", "kind": "text", "attachments": files}
+    path.write_text(json.dumps(row) + "\n")
+    (item,) = load_suite(str(path)).items
+    assert (item.kind, item.expected) == ("text", "Ann Lee")
+    assert item.attachments == (
+        Attachment("text/csv", csv),
+        Attachment("application/octet-stream", b"\x00\xff", "blob.bin"),
+    )
+
+
 @pytest.mark.parametrize(
     "line",
-    ['{"id": "a", "question": "q"}', "not json", '{"id": "a", "question": "q", "answer": 1, "kind": "code"}'],
+    [
+        '{"id": "a", "question": "q"}',
+        "not json",
+        '{"id": "a", "question": "q", "answer": 1, "kind": "code"}',
+        '{"id": "a", "question": "q", "answer": 1, "attachments": [{"mime_type": "text/csv", "data": "%%"}]}',
+        '{"id": "a", "question": "q", "answer": 1, "attachments": [{"data": "eA=="}]}',
+        '{"id": "a", "question": "q", "answer": 1, "attachments": ["eA=="]}',
+        '{"id": "a", "question": "q", "answer": 1, "attachments": [{"mime_type": "t", "data": 5}]}',
+    ],
 )
 def test_a_bad_jsonl_line_is_named(tmp_path: Path, line: str) -> None:
     path = tmp_path / "bad.jsonl"
@@ -127,4 +154,4 @@ def test_unknown_suites_list_the_known_ones(tmp_path: Path) -> None:
         load_suite("mmlu")
     with pytest.raises(InvalidRequest, match="Cannot read"):
         load_suite(str(tmp_path / "missing.jsonl"))
-    assert list(SUITES) == ["gsm8k", "humaneval", "arithmetic", "letters", "calendar"]
+    assert list(SUITES) == ["gsm8k", "humaneval", "arithmetic", "letters", "calendar", "typical"]

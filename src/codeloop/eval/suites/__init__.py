@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from codeloop.errors import InvalidRequest
-from codeloop.eval.suites import generated, gsm8k, humaneval, jsonl
+from codeloop.eval.suites import generated, gsm8k, humaneval, jsonl, typical
 from codeloop.eval.suites.base import Suite
 
 __all__ = ["SUITES", "Suite", "load_suite"]
@@ -17,6 +17,7 @@ SUITES: dict[str, tuple[str, Callable[[], Suite]]] = {
     "arithmetic": ("100 generated sums of products of 2- to 4-digit numbers", generated.arithmetic),
     "letters": ("100 generated letter-counting questions", generated.letters),
     "calendar": ("100 generated weekday, day-count and date questions", generated.calendar),
+    "typical": ("240 everyday questions people ask code execution, 10 kinds, some with a file", typical.load),
 }
 
 
