@@ -134,6 +134,14 @@ class _ConsoleWatch:
                 nonlocal correct, done
                 correct, done = correct + record.correct, done + 1
                 progress.update(task, advance=1, score=f"{correct}/{done} correct")
+                if not self.status.is_terminal:  # a log file gets a line per item instead of a bar
+                    mark = "right" if record.correct else "wrong"
+                    self.status.print(
+                        f"{mode} {done}/{items} {record.id}: {mark} ({record.answer!r}, "
+                        f"expected {record.expected!r}) {record.seconds:.1f} s",
+                        soft_wrap=True,
+                        markup=False,
+                    )
 
             yield advance
 
