@@ -7,6 +7,8 @@ from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
+from codeloop.logprobs import TokenLogprob
+
 Role = Literal["system", "user", "assistant", "tool"]
 
 _WORDS_AND_MARKS = re.compile(r"\w+|[^\w\s]")
@@ -26,6 +28,10 @@ class Sampling:
     max_tokens: int | None = None
     stop: tuple[str, ...] = ()
     seed: int | None = None
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+    # None: no log-probabilities wanted; n: each token's, with its n likeliest alternatives.
+    logprobs: int | None = None
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,8 @@ class Chunk:
 
     text: str
     finish_reason: Literal["STOP", "MAX_TOKENS"] | None = None
+    # The tokens that made `text`, when the chat's sampling asked for log-probabilities.
+    logprobs: tuple[TokenLogprob, ...] = ()
 
 
 @dataclass(frozen=True)
