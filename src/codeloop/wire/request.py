@@ -39,10 +39,12 @@ MAX_LOGPROBS = 20
 
 
 class GenerationConfig(types.GenerationConfig):
-    """types.GenerationConfig, and imageConfig: the SDK's GenerateContentConfig sends it inside
-    generationConfig, as Google's REST API has it, but the SDK's own GenerationConfig lacks it."""
+    """types.GenerationConfig, and what the SDK's GenerateContentConfig sends inside generationConfig
+    beyond it: imageConfig (as Google's REST API has it), and Vertex's modelConfig."""
 
     image_config: types.ImageConfig | None = None
+    # The SDK's Vertex mode sends modelSelectionConfig under this name.
+    vertex_model_config: types.ModelSelectionConfig | None = pydantic.Field(default=None, alias="modelConfig")
 
 
 class GenerateContentRequest(pydantic.BaseModel):
@@ -284,8 +286,9 @@ def _check_generation_config(config: GenerationConfig) -> None:
             f"{where}.response_mime_type: {config.response_mime_type!r} is not supported with code "
             "execution; use text/plain."
         )
-    if config.response_schema is not None or config.response_json_schema is not None:
-        raise InvalidRequest(f"{where}.response_schema: not supported.")
+    for name in ("response_schema", "response_json_schema"):
+        if getattr(config, name) is not None:
+            raise InvalidRequest(f"{where}.{name}: not supported; this server has no constrained decoding.")
     if config.max_output_tokens is not None and config.max_output_tokens < 1:
         raise InvalidRequest(f"{where}.max_output_tokens: must be positive.")
     asked = {str(getattr(m, "value", m)).upper() for m in config.response_modalities or ()}
