@@ -4,6 +4,7 @@ code block with its result and each function call with its response. Raw HTTP an
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from google import genai
@@ -18,7 +19,7 @@ SIGNATURE = b"\x00opaque signature\xff"
 
 # A model turn as Gemini 2.5/3 return it: a thought with only its signature, a thought's text, and
 # signatures on the text, the code and the call.
-MODEL_TURN = {
+MODEL_TURN: dict[str, Any] = {
     "role": "model",
     "parts": [
         {"thought": True, "thoughtSignature": "c2lnbmF0dXJl"},
@@ -70,7 +71,7 @@ def test_a_users_thought_is_not_heard(live_server: LiveServer) -> None:
 
 
 def test_the_sdk_replays_a_history_with_thoughts_and_signatures(gemini_client: genai.Client) -> None:
-    history = [
+    history: list[types.Content | types.ContentDict] = [
         types.Content(role="user", parts=[types.Part(text="Compute something.")]),
         types.Content(
             role="model",

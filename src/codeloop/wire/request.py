@@ -283,8 +283,8 @@ def _check_generation_config(config: GenerationConfig) -> None:
         raise InvalidRequest(f"{where}.candidate_count: only 1 is supported.")
     if (config.response_mime_type or "") not in _TEXT_MIME_TYPES:
         raise InvalidRequest(
-            f"{where}.response_mime_type: {config.response_mime_type!r} is not supported with code "
-            "execution; use text/plain."
+            f"{where}.response_mime_type: {config.response_mime_type!r} is not supported; this server's "
+            "models answer in text/plain."
         )
     for name in ("response_schema", "response_json_schema"):
         if getattr(config, name) is not None:
@@ -300,7 +300,9 @@ def _check_generation_config(config: GenerationConfig) -> None:
         )
     for i, response_format in enumerate(config.response_format or ()):
         text = response_format.text
-        if response_format.audio or response_format.image or response_format.video:
+        if any(
+            kind is not None for kind in (response_format.audio, response_format.image, response_format.video)
+        ):
             raise InvalidRequest(f"{where}.response_format[{i}]: this server's models answer in text only.")
         if text is not None and (
             (text.mime_type or "") not in _TEXT_MIME_TYPES or text.jsonSchema is not None

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from codeloop.backends.base import Message
 from codeloop.loop import prompts
+from codeloop.loop.inputs import InputFiles
 from codeloop.wire.request import parse_generate_request
 
 CHAT_BODY = (Path(__file__).parents[2] / "conformance" / "seed" / "chat_body.txt").read_bytes()
@@ -114,7 +115,7 @@ def test_a_function_responses_files_are_staged_like_the_users() -> None:
             "parts": [{"inlineData": {"mimeType": "text/csv", "data": "YSxiCjEsMgo=",
                                       "displayName": "t.csv"}}]}}}]}"""
     )
-    inputs = prompts.InputFiles()
+    inputs = InputFiles()
     messages = prompts.render(request.contents, None, True, inputs)
     assert [(f.name, f.data) for f in inputs.files] == [("t.csv", b"a,b\n1,2\n")]
     assert messages[-1].role == "tool" and "[File t.csv (text/csv, 8 bytes)" in messages[-1].content
