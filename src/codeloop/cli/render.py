@@ -45,6 +45,8 @@ class TrailPrinter:
                 f"\n[dim]{event.finish_reason} · {usage.prompt_tokens} prompt + {usage.candidates_tokens} "
                 f"generated + {usage.tool_use_prompt_tokens} tool tokens[/dim]"
             )
+            if event.message:
+                self.console.print(Text(event.message, style="dim"))
 
     def show_execution(self, execution: Execution) -> None:
         color, title = _STYLES.get(execution.outcome, ("white", str(execution.outcome)))
