@@ -136,3 +136,24 @@ def test_count_tokens_uses_the_real_tokenizer(client: genai.Client, model_server
     counted = client.models.count_tokens(model="qwen2.5-coder-0.5b", contents="Hello, tokenizer!")
     assert counted.total_tokens == backend.count_tokens("Hello, tokenizer!")
     assert counted.total_tokens == len(backend.llm.tokenize(b"Hello, tokenizer!", add_bos=False))
+
+
+def test_log_probabilities_of_the_tokens_the_model_chose(client: genai.Client) -> None:
+    response = client.models.generate_content(
+        model="qwen2.5-coder-0.5b",
+        contents="Say hello in five words.",
+        config=types.GenerateContentConfig(
+            temperature=0, seed=0, max_output_tokens=16, response_logprobs=True, logprobs=3
+        ),
+    )
+    candidate = response.candidates[0]
+    result = candidate.logprobs_result
+    chosen = result.chosen_candidates
+    assert "".join(token.token for token in chosen) == response.text
+    assert all(token.log_probability <= 0 and token.token_id is not None for token in chosen)
+    assert candidate.avg_logprobs == pytest.approx(sum(t.log_probability for t in chosen) / len(chosen))
+    for token, top in zip(chosen, result.top_candidates, strict=True):
+        alternatives = [c.log_probability for c in top.candidates]
+        assert len(alternatives) == 3 and alternatives == sorted(alternatives, reverse=True)
+        # At temperature 0 the chosen token is the likeliest one.
+        assert top.candidates[0].token_id == token.token_id

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import signal
 import subprocess
 import sys
@@ -35,6 +36,72 @@ def test_exec_failure_and_timeout_exit_codes(tmp_path: Path) -> None:
     slow = codeloop("exec", "--json", "--exec-timeout", "1", stdin="import time\ntime.sleep(30)\n")
     assert slow.returncode == 124
     assert json.loads(slow.stdout)["outcome"] == "OUTCOME_DEADLINE_EXCEEDED"
+
+
+BOX = set("╭╮╰╯│─")
+
+
+def test_exec_piped_prints_the_output_as_the_code_wrote_it() -> None:
+    done = codeloop(
+        "exec", stdin="import sys\nprint('out')\nprint('err', file=sys.stderr)\nprint(' end ', end='')\n"
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "out\nerr\n end "
+    assert done.stderr == ""
+
+
+def test_exec_piped_failure_is_the_exit_status_and_the_traceback_as_is(tmp_path: Path) -> None:
+    script = tmp_path / "fail.py"
+    script.write_text("print('before')\nraise ValueError('boom')\n")
+    failed = codeloop("exec", str(script))
+    assert failed.returncode == 1
+    assert failed.stdout.startswith("before\nTraceback (most recent call last):\n")
+    assert failed.stdout.endswith("ValueError: boom\n")
+    assert not BOX & set(failed.stdout + failed.stderr) and "\x1b[" not in failed.stdout
+
+
+def test_exec_piped_says_where_files_went_on_stderr(tmp_path: Path) -> None:
+    code = "open('table.csv', 'w').write('a,b\\n')\nprint('wrote it')\n"
+    done = codeloop("exec", "--files-dir", str(tmp_path), stdin=code)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "wrote it\n"
+    assert done.stderr == f"saved text/csv to {tmp_path / 'table.csv'}\n"
+    assert (tmp_path / "table.csv").read_text() == "a,b\n"
+
+
+def in_a_terminal(*args: str, stdin: str) -> tuple[int, str]:
+    """Run codeloop with its stdout and stderr on a pseudo-terminal, as a person at a shell sees it."""
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(
+        [CODELOOP, *args],
+        stdin=subprocess.PIPE,
+        stdout=terminal,
+        stderr=terminal,
+        env={**os.environ, "COLUMNS": "80", "TERM": "xterm-256color"},
+    )
+    os.close(terminal)
+    process.stdin.write(stdin.encode())
+    process.stdin.close()
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(controller, 4096)
+        except OSError:  # EIO: the terminal's other end closed
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(controller)
+    return process.wait(timeout=60), seen.decode()
+
+
+def test_exec_in_a_terminal_frames_the_output() -> None:
+    status, seen = in_a_terminal("exec", stdin="print('framed')\n")
+    assert status == 0
+    assert "framed" in seen and "result" in seen
+    assert set(seen) >= BOX
+    failed, seen = in_a_terminal("exec", stdin="raise ValueError('boom')\n")
+    assert failed == 1 and "failed" in seen and "ValueError: boom" in seen and set(seen) >= BOX
 
 
 def test_exec_saves_figures(tmp_path: Path) -> None:

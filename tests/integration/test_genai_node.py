@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 import subprocess
@@ -37,5 +38,10 @@ def test_generate_content_with_code_execution(live_server, node: str, mode: str)
     assert ["executableCode"] in seen["streamed"] and ["codeExecutionResult"] in seen["streamed"]
     assert seen["fileResult"] == "ok\n"
     assert seen["written"] == {"name": "out.json", "data": '{"a":{"0":1},"b":{"0":2}}'}
+    assert seen["blobIntact"]
+    assert base64.b64decode(seen["blobBase64"], validate=True) == bytes(range(256))
+    code_id, result_id = seen["ids"][1:3]
+    assert code_id and code_id == result_id
+    assert all(seen["functionCallIds"])
     assert seen["functionCalls"] == [{"name": "get_weather", "args": {"city": "Paris"}}]
     assert '"celsius": 21' in seen["answered"]

@@ -24,11 +24,15 @@ const withFile = await ai.models.generateContent({
   model: "scripted",
   contents: [
     { inlineData: { mimeType: "text/csv", data: Buffer.from("a,b\n1,2\n").toString("base64") } },
-    "```python\nimport pandas as pd\npd.read_csv('input_file_0.csv').to_json('out.json')\nprint('ok')\n```",
+    "```python\nimport pandas as pd\npd.read_csv('input_file_0.csv').to_json('out.json')\n" +
+      "open('blob.bin', 'wb').write(bytes(range(256)))\nprint('ok')\n```",
   ],
   config: { tools: [{ codeExecution: {} }] },
 });
-const written = withFile.candidates[0].content.parts.find((part) => part.inlineData);
+const returned = (name) => withFile.candidates[0].content.parts.find((part) => part.inlineData?.displayName === name);
+const written = returned("out.json");
+// Every byte value, sent back as standard base64 (Buffer reads either alphabet).
+const blob = Buffer.from(returned("blob.bin").inlineData.data, "base64");
 
 // A function call to the client, then its response sent back.
 const question = 'Weather?\n<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>\n';
@@ -59,7 +63,11 @@ console.log(
   JSON.stringify({
     fileResult: withFile.codeExecutionResult,
     written: { name: written.inlineData.displayName, data: Buffer.from(written.inlineData.data, "base64").toString() },
-    functionCalls: called.functionCalls,
+    blobIntact: blob.equals(Buffer.from([...Array(256).keys()])),
+    blobBase64: returned("blob.bin").inlineData.data,
+    ids: response.candidates[0].content.parts.map((part) => (part.executableCode ?? part.codeExecutionResult)?.id ?? null),
+    functionCalls: called.functionCalls.map(({ name, args }) => ({ name, args })),
+    functionCallIds: called.functionCalls.map(({ id }) => id),
     answered: answered.text,
     parts: response.candidates[0].content.parts.map((part) => Object.keys(part)[0]),
     executableCode: response.executableCode,

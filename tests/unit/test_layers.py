@@ -29,6 +29,18 @@ FORBIDDEN = {
         "bench",
         "settings",
     },
+    "logprobs": {
+        "backends",
+        "loop",
+        "sandbox",
+        "wire",
+        "files",
+        "server",
+        "cli",
+        "eval",
+        "bench",
+        "settings",
+    },
     "wire": {"sandbox", "files", "backends", "server", "cli", "eval", "bench", "settings"},
 }
 

@@ -7,6 +7,8 @@ from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
+from codeloop.logprobs import TokenLogprob
+
 Role = Literal["system", "user", "assistant", "tool"]
 
 _WORDS_AND_MARKS = re.compile(r"\w+|[^\w\s]")
@@ -29,6 +31,10 @@ class Sampling:
     max_tokens: int | None = None
     stop: tuple[str, ...] = ()
     seed: int | None = None
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+    # None: no log-probabilities wanted; n: each token's, with its n likeliest alternatives.
+    logprobs: int | None = None
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,8 @@ class Chunk:
 
     text: str
     finish_reason: Literal["STOP", "MAX_TOKENS"] | None = None
+    # The tokens that made `text`, when the chat's sampling asked for log-probabilities.
+    logprobs: tuple[TokenLogprob, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import math
 import threading
 import time
 from collections.abc import AsyncGenerator, Callable, Generator
@@ -24,6 +25,7 @@ from codeloop.backends import chatml
 from codeloop.backends.base import Chat, Chunk, ModelInfo, Sampling
 from codeloop.backends.catalog import EmbeddedModel
 from codeloop.errors import BackendUnavailable, InvalidRequest
+from codeloop.logprobs import Candidate, TokenLogprob
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
@@ -42,6 +44,10 @@ class GenerationStats:
     generated_tokens: int = 0
     prefill_s: float = 0.0
     decode_s: float = 0.0
+
+
+# One generated token: its bytes, and its log-probability where they were asked for.
+_Token = tuple[bytes, TokenLogprob | None]
 
 
 @dataclass(frozen=True)
@@ -112,7 +118,7 @@ class EmbeddedBackend:
             budget = min(budget, chat.sampling.max_tokens)
         async with self._lock:  # one generation at a time: they share the context and its cache
             loop = asyncio.get_running_loop()
-            queue: asyncio.Queue[bytes | _End] = asyncio.Queue()
+            queue: asyncio.Queue[_Token | _End] = asyncio.Queue()
             stop = threading.Event()
             producer = loop.run_in_executor(
                 self._thread, self._produce, prompt, chat.sampling, budget, stop, loop, queue.put_nowait
@@ -120,7 +126,11 @@ class EmbeddedBackend:
             decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
             try:
                 while not isinstance(item := await queue.get(), _End):
-                    if text := decoder.decode(item):
+                    piece, logprob = item
+                    text = decoder.decode(piece)
+                    if logprob is not None:
+                        yield Chunk(text, logprobs=(logprob,))
+                    elif text:
                         yield Chunk(text)
                 if item.error is not None:
                     raise BackendUnavailable(f"{self.info.name} failed while generating: {item.error}")
@@ -139,9 +149,10 @@ class EmbeddedBackend:
         budget: int,
         stop: threading.Event,
         loop: asyncio.AbstractEventLoop,
-        put: Callable[[bytes | _End], None],
+        put: Callable[[_Token | _End], None],
     ) -> None:
-        """On the model's thread: generate and hand each token's bytes over without waiting.
+        """On the model's thread: generate and hand each token's bytes over without waiting, with
+        its log-probability where the sampling asks for it.
 
         Decoding never waits for the event loop to take a token, so streaming costs no speed."""
         end = _End("MAX_TOKENS")
@@ -152,7 +163,8 @@ class EmbeddedBackend:
                 if token is None or token in self._stop_tokens or stop.is_set():
                     end = _End("STOP")
                     break
-                loop.call_soon_threadsafe(put, self.llm.detokenize([token]))
+                logprob = self._logprob(token, sampling.logprobs) if sampling.logprobs is not None else None
+                loop.call_soon_threadsafe(put, (self.llm.detokenize([token]), logprob))
         except Exception as exc:
             end = _End("STOP", error=exc)
         finally:
@@ -172,6 +184,8 @@ class EmbeddedBackend:
             "top_k": int(_pick(sampling.top_k, DEFAULT_SAMPLING.top_k)),
             # Small models loop on their own output without it.
             "repeat_penalty": REPEAT_PENALTY,
+            "presence_penalty": sampling.presence_penalty or 0.0,
+            "frequency_penalty": sampling.frequency_penalty or 0.0,
         }
         if sampling.seed is not None:
             self.llm.set_seed(sampling.seed)
@@ -184,6 +198,28 @@ class EmbeddedBackend:
             stats.generated_tokens += 1
             yield token
             stats.decode_s = time.perf_counter() - started
+
+    def _logprob(self, token: int, top: int) -> TokenLogprob:
+        """The token's log-probability under the logits it was just sampled from, and the `top`
+        likeliest tokens there: the model's own distribution, before temperature, top-k, top-p and
+        penalties. Called before the next token is evaluated, which overwrites those logits; costs one
+        pass over the vocabulary's logits (about a millisecond for Qwen's 152k), on the model's thread."""
+        import llama_cpp
+
+        pointer = llama_cpp.llama_get_logits_ith(self.llm.ctx, -1)
+        logits = np.ctypeslib.as_array(pointer, shape=(self.llm.n_vocab(),))
+        peak = float(logits.max())
+        log_total = peak + math.log(float(np.exp(logits - peak).sum(dtype=np.float64)))
+        best = np.argpartition(logits, -top)[-top:] if top else np.array([], dtype=np.int64)
+        best = best[np.argsort(-logits[best], kind="stable")]
+        return TokenLogprob(
+            self._candidate(token, float(logits[token]) - log_total),
+            tuple(self._candidate(int(other), float(logits[other]) - log_total) for other in best),
+        )
+
+    def _candidate(self, token: int, logprob: float) -> Candidate:
+        text = self.llm.detokenize([token]).decode("utf-8", errors="replace")
+        return Candidate(text, logprob, token)
 
     def _cached_prefix(self, prompt: list[int]) -> int:
         """How much of the prompt generate() will take from the KV cache, by llama-cpp-python's own rule."""

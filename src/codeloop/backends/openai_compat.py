@@ -7,13 +7,15 @@ only as answers to their own tool calls.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import AsyncGenerator
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 
 from codeloop.backends.base import Chat, Chunk, Message, ModelInfo, estimate_tokens
 from codeloop.errors import BackendUnavailable, InvalidRequest
+from codeloop.logprobs import Candidate, TokenLogprob
 
 
 class OpenAICompatBackend:
@@ -80,8 +82,14 @@ class OpenAICompatBackend:
             "top_p": sampling.top_p,
             "max_tokens": sampling.max_tokens,
             "seed": sampling.seed,
+            "presence_penalty": sampling.presence_penalty,
+            "frequency_penalty": sampling.frequency_penalty,
         }
         body.update({key: value for key, value in optional.items() if value is not None})
+        if sampling.logprobs is not None:
+            body["logprobs"] = True
+            if sampling.logprobs:
+                body["top_logprobs"] = sampling.logprobs
         if sampling.top_k is not None:
             body["top_k"] = sampling.top_k  # llama.cpp, vLLM and Ollama take it beside the OpenAI fields
         return body
@@ -110,4 +118,33 @@ def _parse_event(line: str) -> Chunk | None:
         return None
     text = (choice.get("delta") or {}).get("content") or ""
     reason = choice.get("finish_reason")
-    return Chunk(text, finish_reason=("MAX_TOKENS" if reason == "length" else "STOP") if reason else None)
+    finish: Literal["STOP", "MAX_TOKENS"] | None = None
+    if reason:
+        finish = "MAX_TOKENS" if reason == "length" else "STOP"
+    return Chunk(text, finish_reason=finish, logprobs=_logprobs(choice.get("logprobs")))
+
+
+def _logprobs(logprobs: Any) -> tuple[TokenLogprob, ...]:
+    """An event's `logprobs.content`, [{token, logprob, top_logprobs: [{token, logprob}]}]; entries
+    that do not have that shape are left out, as the upstream server's to get right."""
+    content = logprobs.get("content") if isinstance(logprobs, dict) else None
+    tokens = []
+    for entry in content if isinstance(content, list) else ():
+        chosen = _candidate(entry)
+        if chosen is None:
+            continue
+        top = entry.get("top_logprobs")
+        alternatives = (_candidate(other) for other in (top if isinstance(top, list) else ()))
+        tokens.append(TokenLogprob(chosen, tuple(a for a in alternatives if a is not None)))
+    return tuple(tokens)
+
+
+def _candidate(entry: Any) -> Candidate | None:
+    if not isinstance(entry, dict):
+        return None
+    token, logprob = entry.get("token"), entry.get("logprob")
+    if not isinstance(token, str) or not isinstance(logprob, int | float) or isinstance(logprob, bool):
+        return None
+    if not math.isfinite(logprob):  # JSON has no infinities: a token of probability 0 is left out
+        return None
+    return Candidate(token, float(logprob))

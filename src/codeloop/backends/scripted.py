@@ -4,6 +4,9 @@ With code execution on, every ```python block of the last user message is writte
 as if the model had written it, each one run before the next; so is every <tool_call> block after
 them, each waiting for its result; then a short final answer quotes the last result. Without
 blocks, or without the tool, it answers in text only.
+
+Asked for log-probabilities, it reports each word as a token it was certain of (log-probability 0),
+which a deterministic model is.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from collections.abc import AsyncGenerator
 
 from codeloop.backends.base import Chat, Chunk, Message, ModelInfo, estimate_tokens
 from codeloop.fences import call_block, fence, find_calls, find_code_blocks
+from codeloop.logprobs import Candidate, TokenLogprob
 
 INFO = ModelInfo(
     name="scripted",
@@ -45,7 +49,7 @@ class ScriptedBackend:
                 yield Chunk("", finish_reason="MAX_TOKENS")
                 return
             used += cost
-            yield Chunk(word)
+            yield Chunk(word, logprobs=_certain(word, chat.sampling.logprobs))
             await asyncio.sleep(0)  # a real model yields between tokens; so do we
         yield Chunk("", finish_reason="STOP")
 
@@ -67,6 +71,13 @@ class ScriptedBackend:
         if blocks:
             return "Code execution is not enabled for this request, so I did not run the code.\n"
         return f"You said: {question}\n" if question else "Hello! Send me a ```python block to run.\n"
+
+
+def _certain(word: str, top: int | None) -> tuple[TokenLogprob, ...]:
+    if top is None:
+        return ()
+    chosen = Candidate(word, 0.0)
+    return (TokenLogprob(chosen, (chosen,) if top else ()),)
 
 
 def _last_index(messages: tuple[Message, ...], role: str) -> int | None:

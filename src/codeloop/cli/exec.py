@@ -1,4 +1,7 @@
-"""`codeloop exec`: run Python from a file or stdin in a fresh sandbox session and print what it did."""
+"""`codeloop exec`: run Python from a file or stdin in a fresh sandbox session and print what it did.
+
+In a terminal the output is framed and coloured; piped or redirected, it is written as the code wrote
+it, for the next program to read, and the exit status says how the code ended."""
 
 from __future__ import annotations
 
@@ -13,13 +16,21 @@ from typing import Any
 from rich.console import Console
 
 from codeloop.cli.options import add_settings_flags, settings_from
-from codeloop.cli.render import TrailPrinter
+from codeloop.cli.render import TrailPrinter, show_plain
 from codeloop.execution import Execution, Outcome
 
 EXIT_CODES = {Outcome.OUTCOME_OK: 0, Outcome.OUTCOME_FAILED: 1, Outcome.OUTCOME_DEADLINE_EXCEEDED: 124}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.description = (
+        "Run Python in a fresh sandbox session. In a terminal its output is shown framed; piped or "
+        "redirected, it is written exactly as the code wrote it (stdout and stderr together, in order), "
+        "and what became of the files it wrote goes to stderr."
+    )
+    parser.epilog = (
+        "Exit status: 0 if the code ran to the end, 1 if it failed, 124 if it ran past its time limit."
+    )
     parser.add_argument("file", nargs="?", default="-", help="A Python file, or - for stdin (the default).")
     parser.add_argument("--json", action="store_true", help='Print {"outcome", "output", "files"} as JSON.')
     parser.add_argument(
@@ -36,8 +47,10 @@ def run(args: argparse.Namespace) -> int:
     execution = asyncio.run(_execute(code, args))
     if args.json:
         print(json.dumps(_as_json(execution)))
-    else:
+    elif sys.stdout.isatty():
         TrailPrinter(Console(highlight=False), args.files_dir).show_execution(execution)
+    else:
+        show_plain(execution, args.files_dir, sys.stdout, sys.stderr)
     return EXIT_CODES.get(execution.outcome, 1)
 
 

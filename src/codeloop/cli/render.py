@@ -1,9 +1,11 @@
-"""Showing a trail in a terminal: text as it streams, code highlighted, results framed."""
+"""Showing a trail: in a terminal, text as it streams, code highlighted, results framed; to a pipe or a
+file, a block's output exactly as the code wrote it."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TextIO
 
 from rich.console import Console
 from rich.panel import Panel
@@ -43,6 +45,8 @@ class TrailPrinter:
                 f"\n[dim]{event.finish_reason} · {usage.prompt_tokens} prompt + {usage.candidates_tokens} "
                 f"generated + {usage.tool_use_prompt_tokens} tool tokens[/dim]"
             )
+            if event.message:
+                self.console.print(Text(event.message, style="dim"))
 
     def show_execution(self, execution: Execution) -> None:
         color, title = _STYLES.get(execution.outcome, ("white", str(execution.outcome)))
@@ -51,6 +55,16 @@ class TrailPrinter:
         for file in execution.files:
             saved = save_file(self.files_dir, file.name, file.data)
             self.console.print(Text(_saved_line(file, saved), style="dim"))
+
+
+def show_plain(execution: Execution, files_dir: Path, out: TextIO, err: TextIO) -> None:
+    """What `python -c` would show a script reading its output: the output as it is on `out` (no
+    frame, no colour, no note), and what became of each file the code wrote on `err`."""
+    out.write(execution.output)
+    out.flush()
+    for file in execution.files:
+        saved = save_file(files_dir, file.name, file.data)
+        print(_saved_line(file, saved), file=err)
 
 
 def _saved_line(file: NamedFile, saved: Saved) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import secrets
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable
 from dataclasses import dataclass
 
@@ -14,7 +15,8 @@ from google.genai import types
 from codeloop.backends.base import Backend, Chat, Chunk, Message, ParallelSampling, Sampling
 from codeloop.errors import StagingFailed
 from codeloop.execution import Execution, NamedFile, Outcome
-from codeloop.fences import Call, Code, FenceSplitter, Text, call_block, fence
+from codeloop.fences import Call, Code, FenceSplitter, Text, call_block, fence, find_code_blocks
+from codeloop.logprobs import TokenLogprob
 from codeloop.loop import prompts
 from codeloop.loop.events import CodeBlock, CodeResult, Event, Finished, TextDelta, Usage
 from codeloop.loop.functions import BadCall, Functions
@@ -158,6 +160,9 @@ class _Run:
             and bool(asked)
             and needs_code(asked[-1], has_files=bool(conversation.files))
         )
+        self.spent: str | None = None  # which limit stopped the model running code, once one has
+        self.ids: set[str] = set()
+        self.logprobs: list[TokenLogprob] = []
 
     async def turn(self) -> AsyncGenerator[Event, None]:
         """The model's text as it streams, then the events of the step its reply asks for."""
@@ -206,12 +211,22 @@ class _Run:
             self.messages += [Message("assistant", reply.written), Message("tool", str(exc))]
             self.failures += 1
             if self.failures >= self.limits.max_consecutive_failures:
-                yield self._finished("MALFORMED_FUNCTION_CALL")
+                yield self._finished(
+                    "MALFORMED_FUNCTION_CALL",
+                    f"The model wrote {self.failures} function calls in a row that do not fit the "
+                    f"declared functions; the last: {exc}",
+                )
             return
-        yield call
+        yield dataclasses.replace(call, id=self._new_id())
         yield self._finished(reply.finish)
 
     async def _answer(self, reply: _Reply) -> AsyncIterator[Event]:
+        if reply.finish == "STOP" and self.spent and find_code_blocks(reply.text):
+            # Gemini's word for a tool loop cut short: the model still wanted code run.
+            yield self._finished(
+                "TOO_MANY_TOOL_CALLS", f"{self.spent}, so the code in the model's last reply was not run."
+            )
+            return
         yield self._finished(reply.finish)
 
     async def _repeated_block(self, reply: _Reply, code: str) -> AsyncIterator[Event]:
@@ -226,19 +241,22 @@ class _Run:
         yield  # a step like the others, which yield their events
 
     async def _code_block(self, reply: _Reply, code: str) -> AsyncIterator[Event]:
-        yield CodeBlock(code)
+        block_id = self._new_id()
+        yield CodeBlock(code, id=block_id)
         try:
             session = await self._session()
             execution = await session.run(code, self.limits.timeout_s)
         except StagingFailed as exc:
             # Staged again before the next block, into the interpreter that replaces this one.
             execution = _not_run(exc)
-        async for event in self._ran(reply, code, execution):
+        async for event in self._ran(reply, code, execution, block_id):
             yield event
 
-    async def _ran(self, reply: _Reply, code: str, execution: Execution) -> AsyncIterator[Event]:
+    async def _ran(
+        self, reply: _Reply, code: str, execution: Execution, block_id: str
+    ) -> AsyncIterator[Event]:
         """A block's result, for the client and for the model's next turn."""
-        yield CodeResult(execution)
+        yield CodeResult(execution, id=block_id)
         result = prompts.result_message(execution.outcome, execution.output)
         self.tally.tool += self.backend.count_tokens(result.content)
         self.messages += [Message("assistant", reply.written), result]
@@ -309,8 +327,9 @@ class _Run:
         await self._keep_only(sessions[codes.index(best.code)], sessions)
         if best.text:
             yield TextDelta(best.text)
-        yield CodeBlock(best.code)
-        async for event in self._ran(best, best.code, execution):
+        block_id = self._new_id()
+        yield CodeBlock(best.code, id=block_id)
+        async for event in self._ran(best, best.code, execution, block_id):
             yield event
 
     async def _staged_run(self, session: Session, code: str) -> tuple[Execution, bool]:
@@ -334,11 +353,13 @@ class _Run:
 
     def _chat(self) -> Chat:
         # Past its limits the model must answer in text: code it still writes stays text.
-        spent = (
-            self.blocks >= self.limits.max_code_blocks
-            or self.failures >= self.limits.max_consecutive_failures
-        )
-        may_run = self.conversation.code_execution and not self.answer_now and not spent
+        if not self.conversation.code_execution:
+            self.spent = None
+        elif self.blocks >= self.limits.max_code_blocks:
+            self.spent = f"The loop ran its limit of {self.limits.max_code_blocks} code blocks"
+        elif self.failures >= self.limits.max_consecutive_failures:
+            self.spent = f"{self.failures} code blocks failed in a row, the limit"
+        may_run = self.conversation.code_execution and not self.answer_now and not self.spent
         # The first reply to a question that needs computing starts as a program.
         prefix = "```python\n" if may_run and self.code_first and not self.ran else ""
         return Chat(tuple(self.messages), may_run, self._sampling(), prefix)
@@ -350,8 +371,23 @@ class _Run:
             return sampling
         return dataclasses.replace(sampling, max_tokens=max(0, sampling.max_tokens - self.tally.candidates))
 
-    def _finished(self, reason: str) -> Finished:
-        return Finished(reason, self.tally.usage())
+    def _finished(self, reason: str, message: str | None = None) -> Finished:
+        if reason == "MAX_TOKENS" and message is None:
+            limit = self.conversation.sampling.max_tokens
+            message = (
+                f"The response reached its limit of {limit} output tokens (maxOutputTokens)."
+                if limit is not None
+                else "The model ran out of room in its context window."
+            )
+        wanted = self.conversation.sampling.logprobs is not None
+        return Finished(reason, self.tally.usage(), message, tuple(self.logprobs) if wanted else None)
+
+    def _new_id(self) -> str:
+        """An id for a code block or a function call, unique within the run (and, by chance, beyond)."""
+        while (new := secrets.token_urlsafe(9)) in self.ids:
+            pass
+        self.ids.add(new)
+        return new
 
     async def _generate(self, chat: Chat) -> AsyncGenerator[Text | Code | Call | str, None]:
         """One model call as pieces: text, then at most one complete code block or function call,
@@ -366,6 +402,7 @@ class _Run:
         prefix = chat.prefix if self.backend.prefills else ""
         async with contextlib.aclosing(self.backend.stream(chat)) as chunks:
             async for chunk in _after(prefix, chunks):
+                self.logprobs.extend(chunk.logprobs)
                 for piece in splitter.feed(chunk.text):
                     if isinstance(piece, Code | Call):
                         if text := stops.flush():

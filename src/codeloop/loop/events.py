@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from codeloop.execution import Execution
+from codeloop.logprobs import TokenLogprob
 
 
 @dataclass(frozen=True)
@@ -17,11 +18,13 @@ class TextDelta:
 class CodeBlock:
     code: str
     language: str = "PYTHON"
+    id: str | None = None  # unique within the run; the block's result carries the same
 
 
 @dataclass(frozen=True)
 class CodeResult:
     execution: Execution
+    id: str | None = None  # the id of the CodeBlock that ran
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,7 @@ class FunctionCall:
 
     name: str
     args: dict[str, Any]
+    id: str | None = None  # the client's functionResponse names it back
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,9 @@ class Usage:
 class Finished:
     finish_reason: str
     usage: Usage
+    message: str | None = None  # why, in plain words, where the finish is not a plain STOP
+    # Each generated token's log-probability, in order, where the request asked for them.
+    logprobs: tuple[TokenLogprob, ...] | None = None
 
 
 Event = TextDelta | CodeBlock | CodeResult | FunctionCall | Finished

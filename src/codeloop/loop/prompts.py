@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 
 from google.genai import types
@@ -102,11 +103,17 @@ def render(
     if tools:
         system.append(tools)
     messages = [Message("system", "\n\n".join(system))] if system else []
+    calls: dict[str, types.FunctionCall] = {}
     for content in contents:
+        # Thoughts are the model's own scratch work: Gemini keeps them out of the prompt it replays.
+        parts = [part for part in content.parts or () if not part.thought]
         if content.role == "model":
-            messages.extend(_model_turn(content.parts or ()))
+            messages.extend(_model_turn(parts))
+            made = (part.function_call for part in parts)
+            calls = {call.id: call for call in made if call is not None and call.id}
         else:
-            messages.extend(_user_turn(content.parts or (), inputs, code_execution))
+            messages.extend(_user_turn(parts, inputs, code_execution, calls))
+            calls = {}
     return messages
 
 
@@ -117,24 +124,61 @@ def content_text(content: types.Content | None) -> str:
     return "\n".join(part.text for part in content.parts or () if part.text)
 
 
-def _user_turn(parts: Iterable[types.Part], inputs: InputFiles, code_execution: bool) -> list[Message]:
-    """A user turn: function results first (as tool messages), then its text and files."""
-    results, texts = [], []
+def _user_turn(
+    parts: Iterable[types.Part],
+    inputs: InputFiles,
+    code_execution: bool,
+    calls: dict[str, types.FunctionCall],
+) -> list[Message]:
+    """A user turn: function results first (as tool messages), then its text and files.
+
+    Results that name their call by id come in the order of the calls (`calls`, the previous model
+    turn's, by id), and take the call's name where they leave theirs out; the others follow as sent."""
+    order = list(calls)
+    results: list[tuple[int, Message]] = []
+    texts = []
     for part in parts:
-        if part.text is not None and not part.thought:
+        if part.text is not None:
             texts.append(part.text)
         elif part.inline_data is not None or part.file_data is not None:
             texts.append(inputs.add(part, code_execution))
         elif part.function_response is not None:
             response = part.function_response
-            results.append(Message("tool", response_text(response.name, response.response)))
+            call = calls.get(response.id or "")
+            place = (
+                order.index(response.id) if call is not None and response.id else len(order) + len(results)
+            )
+            name = response.name or (call.name if call else None)
+            text = response_text(name, response.response)
+            files = [inputs.add(file, code_execution) for file in _response_files(response)]
+            results.append((place, Message("tool", "\n".join([text, *files]))))
+        elif part.tool_response is not None:
+            results.append((len(order) + len(results), _server_tool_result(part.tool_response)))
         elif part.function_call is not None:
             raise InvalidRequest("functionCall parts belong in model turns.")
         elif part.executable_code is not None or part.code_execution_result is not None:
             raise InvalidRequest("executableCode and codeExecutionResult parts belong in model turns.")
-    if texts or not results:
-        results.append(Message("user", "\n".join(texts)))
-    return results
+    messages = [message for _, message in sorted(results, key=lambda result: result[0])]
+    if texts or not messages:
+        messages.append(Message("user", "\n".join(texts)))
+    return messages
+
+
+def _response_files(response: types.FunctionResponse) -> list[types.Part]:
+    """The files a function returned beside its response, as parts of their own."""
+    files = []
+    for part in response.parts or ():
+        if part.inline_data is not None:
+            blob = part.inline_data
+            inline = types.Blob(data=blob.data, mime_type=blob.mime_type, display_name=blob.display_name)
+            files.append(types.Part(inline_data=inline))
+        if part.file_data is not None:
+            ref = part.file_data
+            linked = types.FileData(
+                file_uri=ref.file_uri, mime_type=ref.mime_type, display_name=ref.display_name
+            )
+            files.append(types.Part(file_data=linked))
+    return files
 
 
 def _model_turn(parts: Iterable[types.Part]) -> list[Message]:
@@ -142,8 +186,6 @@ def _model_turn(parts: Iterable[types.Part]) -> list[Message]:
     messages: list[Message] = []
     text = ""
     for part in parts:
-        if part.thought:
-            continue
         if part.text is not None:
             text += part.text
         elif part.executable_code is not None:
@@ -159,7 +201,18 @@ def _model_turn(parts: Iterable[types.Part]) -> list[Message]:
         elif part.function_call is not None:
             call = part.function_call
             text += call_text(call.name or "", call.args)
+        elif part.tool_response is not None:
+            if text:
+                messages.append(Message("assistant", text))
+                text = ""
+            messages.append(_server_tool_result(part.tool_response))
         # inlineData in a model turn is a figure the code drew: the text trail carries its story.
     if text:
         messages.append(Message("assistant", text))
     return messages
+
+
+def _server_tool_result(response: types.ToolResponse) -> Message:
+    """A server-side tool's result (Google Search's, say) in a replayed trail: what it found is context."""
+    found = {"tool": response.tool_type, "response": response.response or {}}
+    return Message("tool", json.dumps(found, ensure_ascii=False, default=str))

@@ -70,7 +70,8 @@ class GeneratedFiles:
         async with contextlib.aclosing(events):
             async for event in events:
                 if isinstance(event, CodeResult):
-                    yield await asyncio.to_thread(self.place, event.execution)
+                    placed = await asyncio.to_thread(self.place, event.execution)
+                    yield dataclasses.replace(placed, id=event.id)
                 else:
                     yield event
 

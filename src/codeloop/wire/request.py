@@ -23,6 +23,29 @@ _TEXT_MIME_TYPES = ("text/plain", "")
 
 M = TypeVar("M", bound=pydantic.BaseModel)
 
+# A part carries one of its oneof `data` fields; these only qualify it (a thought part's text, or
+# its signature alone, is the exception).
+_PART_QUALIFIERS = {
+    "thought",
+    "thought_signature",
+    "part_metadata",
+    "video_metadata",
+    "media_resolution",
+    "media_processing",
+    "speech_metadata",
+}
+# Gemini's documented range for generationConfig.logprobs.
+MAX_LOGPROBS = 20
+
+
+class GenerationConfig(types.GenerationConfig):
+    """types.GenerationConfig, and what the SDK's GenerateContentConfig sends inside generationConfig
+    beyond it: imageConfig (as Google's REST API has it), and Vertex's modelConfig."""
+
+    image_config: types.ImageConfig | None = None
+    # The SDK's Vertex mode sends modelSelectionConfig under this name.
+    vertex_model_config: types.ModelSelectionConfig | None = pydantic.Field(default=None, alias="modelConfig")
+
 
 class GenerateContentRequest(pydantic.BaseModel):
     """The REST body of models.generateContent, shared by the Gemini API and Vertex AI.
@@ -40,10 +63,16 @@ class GenerateContentRequest(pydantic.BaseModel):
     tool_config: types.ToolConfig | None = None
     safety_settings: list[types.SafetySetting] | None = None
     system_instruction: types.Content | None = None
-    generation_config: types.GenerationConfig | None = None
+    generation_config: GenerationConfig | None = None
     cached_content: str | None = None
     labels: dict[str, str] | None = None
     model: str | None = None
+    # What each of these does here: codeloop.wire.fields.
+    service_tier: str | None = None
+    store: bool | None = None
+    continuation_token: bytes | None = None
+    model_armor_config: types.ModelArmorConfig | None = None
+    output_config: types.GenerationOutputConfig | None = None
 
     _functions: Functions | None = pydantic.PrivateAttr(default=None)
 
@@ -62,8 +91,8 @@ class GenerateContentRequest(pydantic.BaseModel):
         return self._functions
 
     @property
-    def config(self) -> types.GenerationConfig:
-        return self.generation_config or types.GenerationConfig()
+    def config(self) -> GenerationConfig:
+        return self.generation_config or GenerationConfig()
 
 
 def parse_generate_request(body: bytes | str) -> GenerateContentRequest:
@@ -217,9 +246,9 @@ def _check(request: GenerateContentRequest) -> Functions | None:
                 f"* GenerateContentRequest.contents[{i}].parts: contents.parts must not be empty."
             )
         for j, part in enumerate(content.parts):
-            if not part.model_dump(
-                exclude_none=True, exclude={"thought", "thought_signature", "part_metadata"}
-            ):
+            # A thought with no data (its signature alone) is what Gemini returns and clients replay.
+            is_thought = part.thought or part.thought_signature is not None
+            if not is_thought and not part.model_dump(exclude_none=True, exclude=_PART_QUALIFIERS):
                 raise InvalidRequest(
                     f"* GenerateContentRequest.contents[{i}].parts[{j}].data: "
                     "required oneof field 'data' must have one initialized field"
@@ -234,20 +263,50 @@ def _check(request: GenerateContentRequest) -> Functions | None:
             )
     _check_functions(request.tools or (), request.tool_config)
     functions = Functions.from_request(request.tools or (), request.tool_config)
-    config = request.config
-    if config.candidate_count is not None and config.candidate_count != 1:
+    if request.cached_content is not None:
         raise InvalidRequest(
-            "* GenerateContentRequest.generation_config.candidate_count: only 1 is supported."
+            "* GenerateContentRequest.cached_content: this server keeps no context caches; "
+            "send the cached contents in the request itself."
         )
+    if request.continuation_token is not None:
+        raise InvalidRequest(
+            "* GenerateContentRequest.continuation_token: this server never stops a response with "
+            "CONTINUATION, so there is no generation to continue."
+        )
+    _check_generation_config(request.config)
+    return functions
+
+
+def _check_generation_config(config: GenerationConfig) -> None:
+    where = "* GenerateContentRequest.generation_config"
+    if config.candidate_count is not None and config.candidate_count != 1:
+        raise InvalidRequest(f"{where}.candidate_count: only 1 is supported.")
     if (config.response_mime_type or "") not in _TEXT_MIME_TYPES:
         raise InvalidRequest(
-            f"* GenerateContentRequest.generation_config.response_mime_type: "
-            f"{config.response_mime_type!r} is not supported; use text/plain."
+            f"{where}.response_mime_type: {config.response_mime_type!r} is not supported; this server's "
+            "models answer in text/plain."
         )
-    if config.response_schema is not None or config.response_json_schema is not None:
-        raise InvalidRequest("* GenerateContentRequest.generation_config.response_schema: not supported.")
+    for name in ("response_schema", "response_json_schema"):
+        if getattr(config, name) is not None:
+            raise InvalidRequest(f"{where}.{name}: not supported; this server has no constrained decoding.")
     if config.max_output_tokens is not None and config.max_output_tokens < 1:
+        raise InvalidRequest(f"{where}.max_output_tokens: must be positive.")
+    asked = {str(getattr(m, "value", m)).upper() for m in config.response_modalities or ()}
+    modalities = asked - {"TEXT", "MODALITY_UNSPECIFIED"}
+    if modalities:
         raise InvalidRequest(
-            "* GenerateContentRequest.generation_config.max_output_tokens: must be positive."
+            f"{where}.response_modalities: this server's models answer in TEXT only, "
+            f"not {', '.join(sorted(modalities))}."
         )
-    return functions
+    for i, response_format in enumerate(config.response_format or ()):
+        text = response_format.text
+        if any(
+            kind is not None for kind in (response_format.audio, response_format.image, response_format.video)
+        ):
+            raise InvalidRequest(f"{where}.response_format[{i}]: this server's models answer in text only.")
+        if text is not None and (
+            (text.mime_type or "") not in _TEXT_MIME_TYPES or text.jsonSchema is not None
+        ):
+            raise InvalidRequest(f"{where}.response_format[{i}].text: only text/plain is supported.")
+    if config.logprobs is not None and not 0 <= config.logprobs <= MAX_LOGPROBS:
+        raise InvalidRequest(f"{where}.logprobs: must be between 0 and {MAX_LOGPROBS}.")

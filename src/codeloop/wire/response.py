@@ -9,9 +9,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import pydantic
 from google.genai import types
 
 from codeloop.execution import BlockStats, Execution, NamedFile
+from codeloop.logprobs import Candidate, TokenLogprob
 from codeloop.loop.events import CodeBlock, CodeResult, Event, Finished, FunctionCall, TextDelta, Usage
 
 
@@ -36,6 +38,7 @@ class ReturnedResult:
     execution: Execution
     files: tuple[ReturnedFile, ...] = ()
     notes: tuple[str, ...] = ()
+    id: str | None = None  # the id of the code block that ran
 
 
 Returned = Event | ReturnedResult
@@ -49,19 +52,18 @@ def parts_for(event: Returned, stats: bool = False) -> list[types.Part]:
     if isinstance(event, TextDelta):
         return [types.Part(text=event.text)]
     if isinstance(event, FunctionCall):
-        return [types.Part(function_call=types.FunctionCall(name=event.name, args=event.args))]
+        return [types.Part(function_call=types.FunctionCall(id=event.id, name=event.name, args=event.args))]
     if isinstance(event, CodeBlock):
-        return [
-            types.Part(executable_code=types.ExecutableCode(language=types.Language.PYTHON, code=event.code))
-        ]
+        code = types.ExecutableCode(id=event.id, language=types.Language.PYTHON, code=event.code)
+        return [types.Part(executable_code=code)]
     if isinstance(event, CodeResult):
         # A result no one placed (see server/generated_files.py) carries every file inline.
-        event = ReturnedResult(event.execution, event.execution.files)
+        event = ReturnedResult(event.execution, event.execution.files, id=event.id)
     if isinstance(event, ReturnedResult):
         execution = event.execution
         result = types.Part(
             code_execution_result=types.CodeExecutionResult(
-                outcome=execution.outcome, output=_with_notes(execution.output, event.notes)
+                id=event.id, outcome=execution.outcome, output=_with_notes(execution.output, event.notes)
             ),
             part_metadata=_stats(execution.stats) if stats and execution.stats else None,
         )
@@ -125,8 +127,13 @@ class ResponseWriter:
         candidate = types.Candidate(
             content=types.Content(role="model", parts=parts),
             finish_reason=types.FinishReason(finish.finish_reason) if finish else None,
+            finish_message=finish.message if finish else None,
             index=0,
         )
+        if finish is not None and finish.logprobs is not None:
+            candidate.logprobs_result = _logprobs_result(finish.logprobs)
+            chosen = [token.chosen.logprob for token in finish.logprobs]
+            candidate.avg_logprobs = sum(chosen) / len(chosen) if chosen else None
         response = types.GenerateContentResponse(
             candidates=[candidate],
             usage_metadata=_usage(finish.usage) if finish else None,
@@ -134,8 +141,7 @@ class ResponseWriter:
             create_time=self.create_time,
             response_id=self.response_id,
         )
-        body: dict[str, Any] = response.model_dump(mode="json", by_alias=True, exclude_none=True)
-        return body
+        return camel_json(response)
 
     def parts(self, event: Returned) -> list[types.Part]:
         return parts_for(event, self.stats)
@@ -149,6 +155,46 @@ class ResponseWriter:
             if isinstance(event, Finished):
                 finish = event
         return self.render(merge_text(parts), finish)
+
+
+def _logprobs_result(tokens: tuple[TokenLogprob, ...]) -> types.LogprobsResult:
+    """Gemini's logprobsResult: the chosen token at each step, and the likeliest ones there."""
+    return types.LogprobsResult(
+        chosen_candidates=[_candidate(token.chosen) for token in tokens],
+        top_candidates=[
+            types.LogprobsResultTopCandidates(candidates=[_candidate(top) for top in token.top])
+            for token in tokens
+        ]
+        if any(token.top for token in tokens)
+        else None,
+        log_probability_sum=sum(token.chosen.logprob for token in tokens),
+    )
+
+
+def _candidate(candidate: Candidate) -> types.LogprobsResultCandidate:
+    return types.LogprobsResultCandidate(
+        token=candidate.token, token_id=candidate.token_id, log_probability=candidate.logprob
+    )
+
+
+def camel_json(model: pydantic.BaseModel) -> dict[str, Any]:
+    """A google.genai model as Google sends it: camelCase, and bytes in standard base64 with padding,
+    as proto3 JSON writes them (pydantic writes the URL-safe alphabet, which strict decoders refuse)."""
+    as_json: dict[str, Any] = model.model_dump(mode="json", by_alias=True, exclude_none=True)
+    with_bytes = model.model_dump(by_alias=True, exclude_none=True)
+    standard: dict[str, Any] = _standard_base64(with_bytes, as_json)
+    return standard
+
+
+def _standard_base64(value: Any, as_json: Any) -> Any:
+    """as_json, with each value that is bytes in `value` (the same dump, bytes kept) re-encoded."""
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, dict):
+        return {key: _standard_base64(value[key], item) for key, item in as_json.items()}
+    if isinstance(value, list | tuple):
+        return [_standard_base64(old, item) for old, item in zip(value, as_json, strict=True)]
+    return as_json
 
 
 def _usage(usage: Usage) -> types.GenerateContentResponseUsageMetadata:

@@ -106,6 +106,56 @@ def test_block_limit_stops_running_code() -> None:
     assert isinstance(events[-1], Finished)
 
 
+class StubbornBackend(ScriptedBackend):
+    """Writes a new block every turn, however many have run."""
+
+    def reply(self, chat):
+        turns = sum(message.role == "tool" for message in chat.messages)
+        return f"Once more.\n```python\nprint({turns})\n```\n"
+
+
+def test_a_model_that_still_wants_code_past_the_block_limit_finishes_with_too_many_tool_calls() -> None:
+    sandbox = FakeSandbox()
+    engine = Engine(StubbornBackend(), sandbox, LoopLimits(max_code_blocks=2))
+
+    async def collect() -> list[Event]:
+        return [e async for e in engine.run(Conversation.from_question("go"))]
+
+    events = asyncio.run(collect())
+    assert sandbox.ran == ["print(0)\n", "print(1)\n"]
+    finished = events[-1]
+    assert isinstance(finished, Finished) and finished.finish_reason == "TOO_MANY_TOOL_CALLS"
+    assert finished.message == (
+        "The loop ran its limit of 2 code blocks, so the code in the model's last reply was not run."
+    )
+
+
+def test_an_answer_in_words_past_the_block_limit_is_a_plain_stop() -> None:
+    blocks = "".join(f"```python\nx = {i}\n```\n" for i in range(5))
+    events, _ = run(blocks, limits=LoopLimits(max_code_blocks=2))
+    assert isinstance(events[-1], Finished) and events[-1].finish_reason == "STOP"
+    assert events[-1].message is None
+
+
+def test_each_block_and_its_result_share_an_id_of_their_own() -> None:
+    events, _ = run("```python\na = 1\n```\n```python\nprint(a)\n```")
+    blocks = [e for e in events if isinstance(e, CodeBlock)]
+    results = [e for e in events if isinstance(e, CodeResult)]
+    assert [b.id for b in blocks] == [r.id for r in results]
+    assert all(blocks[0].id and blocks[1].id) and blocks[0].id != blocks[1].id
+
+
+def test_log_probabilities_cover_every_generated_token_when_asked() -> None:
+    events, _ = run("one two", code=False, sampling=Sampling(logprobs=1))
+    finished = events[-1]
+    assert isinstance(finished, Finished) and finished.logprobs is not None
+    text = "".join(e.text for e in events if isinstance(e, TextDelta))
+    assert "".join(token.chosen.token for token in finished.logprobs) == text
+    assert all(token.top == (token.chosen,) for token in finished.logprobs)
+    unasked, _ = run("one two", code=False)
+    assert isinstance(unasked[-1], Finished) and unasked[-1].logprobs is None
+
+
 def test_consecutive_failures_stop_the_loop() -> None:
     blocks = "".join(f"```python\nfail({i})\n```\n" for i in range(4))
     events, sandbox = run(blocks, limits=LoopLimits(max_consecutive_failures=2))
@@ -118,6 +168,7 @@ def test_max_tokens_ends_with_max_tokens() -> None:
     events, _ = run("tell me a long story " * 20, code=False, sampling=Sampling(max_tokens=5))
     assert isinstance(events[-1], Finished) and events[-1].finish_reason == "MAX_TOKENS"
     assert events[-1].usage.candidates_tokens <= 5
+    assert events[-1].message == "The response reached its limit of 5 output tokens (maxOutputTokens)."
 
 
 def test_closing_the_loop_early_closes_the_session() -> None:

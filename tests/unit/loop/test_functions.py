@@ -129,8 +129,11 @@ CALL = '<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</
 def test_the_loop_ends_with_the_call_and_resumes_from_its_response() -> None:
     question = types.Content(role="user", parts=[types.Part(text=f"Weather?\n{CALL}")])
     events = run([question], functions())
-    assert events[-2:] == [FunctionCall("get_weather", {"city": "Paris"}), events[-1]]
+    call_event = events[-2]
+    assert isinstance(call_event, FunctionCall) and call_event.id
+    assert call_event == FunctionCall("get_weather", {"city": "Paris"}, id=call_event.id)
     assert isinstance(events[-1], Finished) and events[-1].finish_reason == "STOP"
+    assert events[-1].message is None
 
     call = types.Part(function_call=types.FunctionCall(name="get_weather", args={"city": "Paris"}))
     result = types.Part(function_response=types.FunctionResponse(name="get_weather", response={"temp": 21}))
@@ -154,3 +157,4 @@ def test_a_model_that_keeps_calling_badly_gives_up() -> None:
     events = run([question], functions())
     assert not any(isinstance(e, FunctionCall) for e in events)
     assert isinstance(events[-1], Finished) and events[-1].finish_reason == "MALFORMED_FUNCTION_CALL"
+    assert events[-1].message and "no function named 'nope'" in events[-1].message

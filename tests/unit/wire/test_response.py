@@ -1,20 +1,24 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 
 from google.genai import types
 
 from codeloop.execution import Execution, NamedFile, Outcome
-from codeloop.loop.events import CodeBlock, CodeResult, Event, Finished, TextDelta, Usage
+from codeloop.logprobs import Candidate, TokenLogprob
+from codeloop.loop.events import CodeBlock, CodeResult, Event, Finished, FunctionCall, TextDelta, Usage
 from codeloop.wire.response import LinkedFile, ResponseWriter, ReturnedResult
 from codeloop.wire.stream import json_array, sse
 
 TRAIL: list[Event] = [
     TextDelta("Let me "),
     TextDelta("compute."),
-    CodeBlock("print(1)\n"),
-    CodeResult(Execution(Outcome.OUTCOME_OK, "1\n", (NamedFile("figure_1.png", "image/png", b"\x89PNG"),))),
+    CodeBlock("print(1)\n", id="b1"),
+    CodeResult(
+        Execution(Outcome.OUTCOME_OK, "1\n", (NamedFile("figure_1.png", "image/png", b"\x89PNG"),)), id="b1"
+    ),
     TextDelta("It is 1."),
     Finished("STOP", Usage(10, 5, 2)),
 ]
@@ -28,8 +32,8 @@ def test_whole_response_is_googles_camel_case() -> None:
                 "role": "model",
                 "parts": [
                     {"text": "Let me compute."},
-                    {"executableCode": {"language": "PYTHON", "code": "print(1)\n"}},
-                    {"codeExecutionResult": {"outcome": "OUTCOME_OK", "output": "1\n"}},
+                    {"executableCode": {"id": "b1", "language": "PYTHON", "code": "print(1)\n"}},
+                    {"codeExecutionResult": {"id": "b1", "outcome": "OUTCOME_OK", "output": "1\n"}},
                     {
                         "inlineData": {
                             "mimeType": "image/png",
@@ -71,6 +75,66 @@ def test_a_returned_result_carries_its_files_inline_or_linked_and_its_notes() ->
     assert linked.file_data == types.FileData(
         mime_type="text/csv", file_uri="http://host/v1beta/files/abc", display_name="big.csv"
     )
+
+
+def test_bytes_go_out_in_standard_base64_with_padding() -> None:
+    data = bytes([0xFB, 0xFF, 0xBF, 0xFE, 0x3E])  # URL-safe base64 would write "-_-__j4="
+    result = CodeResult(
+        Execution(Outcome.OUTCOME_OK, "", (NamedFile("a.bin", "application/octet-stream", data),))
+    )
+    parts = ResponseWriter("m").whole([result])["candidates"][0]["content"]["parts"]
+    assert parts[1]["inlineData"]["data"] == "+/+//j4="
+    assert base64.b64decode(parts[1]["inlineData"]["data"], validate=True) == data
+
+
+def test_a_function_call_carries_its_id() -> None:
+    body = ResponseWriter("m").whole([FunctionCall("f", {"x": 1}, id="c1"), Finished("STOP", Usage())])
+    assert body["candidates"][0]["content"]["parts"] == [
+        {"functionCall": {"id": "c1", "name": "f", "args": {"x": 1}}}
+    ]
+
+
+def test_a_finish_that_is_not_stop_says_why() -> None:
+    finish = Finished("TOO_MANY_TOOL_CALLS", Usage(), message="The loop ran its limit of 10 code blocks.")
+    candidate = ResponseWriter("m").render([], finish)["candidates"][0]
+    assert candidate["finishReason"] == "TOO_MANY_TOOL_CALLS"
+    assert candidate["finishMessage"] == "The loop ran its limit of 10 code blocks."
+
+
+def test_log_probabilities_are_gemini_logprobs_result() -> None:
+    tokens = (
+        TokenLogprob(Candidate("Hi", -0.5, 7), (Candidate("Hi", -0.5, 7), Candidate("Yo", -1.5, 9))),
+        TokenLogprob(Candidate("!", -1.5, 3), (Candidate(".", -0.25, 4), Candidate("!", -1.5, 3))),
+    )
+    candidate = ResponseWriter("m").render([], Finished("STOP", Usage(), logprobs=tokens))["candidates"][0]
+    assert candidate["avgLogprobs"] == -1.0
+    assert candidate["logprobsResult"] == {
+        "chosenCandidates": [
+            {"token": "Hi", "tokenId": 7, "logProbability": -0.5},
+            {"token": "!", "tokenId": 3, "logProbability": -1.5},
+        ],
+        "topCandidates": [
+            {
+                "candidates": [
+                    {"token": "Hi", "tokenId": 7, "logProbability": -0.5},
+                    {"token": "Yo", "tokenId": 9, "logProbability": -1.5},
+                ]
+            },
+            {
+                "candidates": [
+                    {"token": ".", "tokenId": 4, "logProbability": -0.25},
+                    {"token": "!", "tokenId": 3, "logProbability": -1.5},
+                ]
+            },
+        ],
+        "logProbabilitySum": -2.0,
+    }
+    chosen_only = (TokenLogprob(Candidate("Hi", -0.5)),)
+    result = ResponseWriter("m").render([], Finished("STOP", Usage(), logprobs=chosen_only))["candidates"][0]
+    assert result["logprobsResult"] == {
+        "chosenCandidates": [{"token": "Hi", "logProbability": -0.5}],
+        "logProbabilitySum": -0.5,
+    }
 
 
 def test_no_tool_tokens_no_field() -> None:

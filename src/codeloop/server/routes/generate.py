@@ -87,6 +87,9 @@ def conversation_for(
         max_tokens=config.max_output_tokens,
         stop=tuple(config.stop_sequences or ()),
         seed=config.seed,
+        presence_penalty=config.presence_penalty,
+        frequency_penalty=config.frequency_penalty,
+        logprobs=(config.logprobs or 0) if config.response_logprobs else None,
     )
     return Conversation.from_contents(
         request.contents or [],
