@@ -1,0 +1,88 @@
+"""One interaction's run: the loop's events written into its Record as steps and into its stream's log.
+
+The run is a task of its own, so that a background interaction outlives its request and any
+interaction can be cancelled. Whatever ends it (the model's finish, a failure, a cancel), its
+Record gets a final status, its log the events that close the open step and end the stream
+(interaction.completed, after an error event for a failure), and the conversation's interpreter
+is given back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import AsyncGenerator
+from datetime import UTC, datetime
+
+from codeloop.errors import CodeloopError
+from codeloop.loop.events import Finished
+from codeloop.server.handlers import internal_error_message
+from codeloop.server.interactions.store import Record
+from codeloop.server.logs import current_request_id
+from codeloop.wire.interactions import events
+from codeloop.wire.interactions.shapes import InteractionError
+from codeloop.wire.interactions.steps import Ending, StepWriter
+from codeloop.wire.response import Returned
+
+log = logging.getLogger("codeloop.server")
+
+
+async def start(record: Record, trail: AsyncGenerator[Returned, None], leased: bool) -> asyncio.Task[None]:
+    """Run the interaction as a task; its Record and log fill as the trail comes. `leased`: the run
+    uses (and then gives back) its conversation's interpreter."""
+    record.log.add(events.created(record.interaction()))
+    run = _run(record, trail, leased, current_request_id())
+    task = asyncio.create_task(run, name=f"interaction {record.id}")
+    # Let it take its first step: a task cancelled before that never runs, its cleanup included.
+    await asyncio.sleep(0)
+    return task
+
+
+async def _run(
+    record: Record, trail: AsyncGenerator[Returned, None], leased: bool, request_id: str | None
+) -> None:
+    writer = StepWriter(first_index=len(record.request.input))
+    record.output = writer.steps
+    ending = Ending("failed")
+    try:
+        async with contextlib.aclosing(trail):
+            async for event in trail:
+                for body in writer.feed(event):
+                    record.log.add(body)
+                if isinstance(event, Finished):
+                    ending = writer.ending(event)
+    except asyncio.CancelledError:
+        ending = Ending("cancelled")
+        raise
+    except CodeloopError as exc:
+        log.error("interaction %s failed: %s", record.id, exc.message)
+        ending = _failure(record, exc.status, exc.message)
+    except Exception:
+        log.exception("interaction %s failed unexpectedly", record.id)
+        ending = _failure(record, "INTERNAL", internal_error_message(request_id))
+    finally:
+        _end(record, writer, ending)
+        if leased and record.thread is not None:
+            # Shielded: a cancelled run must still give its interpreter back.
+            await asyncio.shield(record.thread.give_back())
+
+
+def _failure(record: Record, code: str, message: str) -> Ending:
+    record.log.add(events.error(code, message))
+    return Ending("failed", errors=[InteractionError(code=code, message=message)])
+
+
+def _end(record: Record, writer: StepWriter, ending: Ending) -> None:
+    """The final state, written at once (no await: a cancelled run may be cancelled again)."""
+    for body in writer.close():
+        record.log.add(body)
+    record.status = ending.status
+    record.usage = ending.usage or record.usage
+    record.errors = ending.errors
+    record.updated = datetime.now(UTC)
+    size = len(json.dumps([events.dump(step) for step in record.steps()]))
+    record.history_bytes = (record.previous.history_bytes if record.previous else 0) + size
+    record.log.add(events.completed(record.interaction()))
+    record.log.close()
