@@ -323,3 +323,26 @@ def test_a_conversation_runs_one_turn_at_a_time(client: genai.Client, server: Li
         assert busy.status_code == 409 and busy.json()["error"]["status"] == "ABORTED"
     assert wait_until(lambda: client.interactions.get(first.id).status == "completed", timeout=30)
     assert client.interactions.create(model="scripted", input="Next", previous_interaction_id=first.id)
+
+
+def test_the_interactions_api_is_documented(server: LiveServer) -> None:
+    document = httpx.get(f"{server.url}/openapi.json").json()
+    paths = document["paths"]
+    create = paths["/{version}/interactions"]["post"]
+    assert create["requestBody"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/CreateInteractionRequest"
+    }
+    assert set(create["responses"]["200"]["content"]) == {"application/json", "text/event-stream"}
+    get = paths["/{version}/interactions/{interaction_id}"]["get"]
+    assert {"stream", "last_event_id", "include_input", "interaction_id"} <= {
+        p["name"] for p in get["parameters"]
+    }
+    assert "delete" in paths["/{version}/interactions/{interaction_id}"]
+    assert "post" in paths["/{version}/interactions/{interaction_id}/cancel"]
+    for operation in (create, get):
+        assert {"400", "401", "403", "404", "429", "500"} <= set(operation["responses"])
+    schemas = document["components"]["schemas"]
+    assert {"input", "tools", "previous_interaction_id", "store", "stream", "background"} <= set(
+        schemas["CreateInteractionRequest"]["properties"]
+    )
+    assert {"id", "status", "steps", "usage"} <= set(schemas["Interaction"]["properties"])

@@ -88,11 +88,11 @@ def _part(item: Content) -> types.Part:
         return types.Part(text=item.text)
     if item.data is not None:
         if not item.mime_type:
-            raise InvalidRequest(f"* input: an {item.type} with data needs its mime_type.")
+            raise InvalidRequest(f"* input: {item.type} content with data needs its mime_type.")
         return types.Part(inline_data=types.Blob(mime_type=item.mime_type, data=_decoded(item.data)))
     if item.uri:
         return types.Part(file_data=types.FileData(file_uri=item.uri, mime_type=item.mime_type))
-    raise InvalidRequest(f"* input: an {item.type} needs its data (base64) or a uri.")
+    raise InvalidRequest(f"* input: {item.type} content needs its data (base64) or a uri.")
 
 
 def _decoded(data: str) -> bytes:
