@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -31,18 +32,24 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 
 
 @pytest.fixture
-def client(server: LiveServer) -> Iterator[genai.Client]:
+def interactions(server: LiveServer) -> Iterator[Any]:
+    """client.interactions, no retries; read as Any, its results' unions being wider than a test reads."""
     options = types.HttpOptions(base_url=server.url, retry_options=types.HttpRetryOptions(attempts=1))
     with genai.Client(api_key="test-key", http_options=options) as client:
-        yield client
+        yield client.interactions
 
 
-def kinds(interaction: it.Interaction) -> list[str]:
+def step_of(interaction: Any, kind: str) -> Any:
+    """The interaction's first step of that kind."""
+    return next(step for step in interaction.steps if step.type == kind)
+
+
+def kinds(interaction: Any) -> list[str]:
     return [step.type for step in interaction.steps or ()]
 
 
-def test_code_execution_comes_back_as_paired_call_and_result_steps(client: genai.Client) -> None:
-    interaction = client.interactions.create(
+def test_code_execution_comes_back_as_paired_call_and_result_steps(interactions: Any) -> None:
+    interaction = interactions.create(
         model="scripted", input=python("total = sum(range(1, 11))\nprint(f'{total=}')"), tools=CODE
     )
     assert interaction.status == "completed"
@@ -65,27 +72,25 @@ def test_code_execution_comes_back_as_paired_call_and_result_steps(client: genai
     assert usage.total_tokens == (
         usage.total_input_tokens + usage.total_output_tokens + usage.total_tool_use_tokens
     )
-    again = client.interactions.get(interaction.id)
+    again = interactions.get(interaction.id)
     sdk_added = {"usage", "continuation_ids"}  # the SDK merges continuation hops into a create's answer
     assert again.model_dump(exclude=sdk_added) == interaction.model_dump(exclude=sdk_added)
 
 
-def test_failing_code_is_an_error_result_not_a_failed_interaction(client: genai.Client) -> None:
-    interaction = client.interactions.create(model="scripted", input=python("1 / 0"), tools=CODE)
-    result = next(s for s in interaction.steps if isinstance(s, it.CodeExecutionResultStep))
+def test_failing_code_is_an_error_result_not_a_failed_interaction(interactions: Any) -> None:
+    interaction = interactions.create(model="scripted", input=python("1 / 0"), tools=CODE)
+    result = step_of(interaction, "code_execution_result")
     assert result.is_error is True and "ZeroDivisionError" in result.result
     assert interaction.status == "completed"
 
 
-def test_without_the_tool_nothing_runs(client: genai.Client) -> None:
-    interaction = client.interactions.create(model="scripted", input=python("print(1)"))
+def test_without_the_tool_nothing_runs(interactions: Any) -> None:
+    interaction = interactions.create(model="scripted", input=python("print(1)"))
     assert kinds(interaction) == ["user_input", "model_output"]
 
 
-def test_a_stream_tells_each_step_as_it_happens(client: genai.Client) -> None:
-    stream = client.interactions.create(
-        model="scripted", input=python("print(6 * 7)"), tools=CODE, stream=True
-    )
+def test_a_stream_tells_each_step_as_it_happens(interactions: Any) -> None:
+    stream = interactions.create(model="scripted", input=python("print(6 * 7)"), tools=CODE, stream=True)
     events = list(stream)
     assert not any(getattr(event, "is_unknown", False) for event in events)
     types_seen = [event.event_type for event in events]
@@ -99,24 +104,24 @@ def test_a_stream_tells_each_step_as_it_happens(client: genai.Client) -> None:
     stops = [event.index for event in events if isinstance(event, it.StepStop)]
     assert sorted(stops) == sorted(starts) == list(range(1, len(starts) + 1))  # index 0: the input
     text_index = min(starts)
-    streamed = "".join(e.delta.text for e in events if isinstance(e, it.StepDelta) and e.index == text_index)
+    streamed = "".join(e.delta.text for e in events if e.event_type == "step.delta" and e.index == text_index)
     completed = events[-1].interaction
     assert completed.status == "completed" and completed.usage.total_tokens > 0
     assert completed.steps[text_index].content[0].text == streamed == "Running the code.\n"
     assert len([e for e in events if isinstance(e, it.StepDelta)]) > 2, "text arrives in pieces"
 
 
-def test_a_continued_conversation_keeps_its_interpreter(client: genai.Client) -> None:
-    first = client.interactions.create(model="scripted", input=python("x = 42"), tools=CODE)
-    second = client.interactions.create(
+def test_a_continued_conversation_keeps_its_interpreter(interactions: Any) -> None:
+    first = interactions.create(model="scripted", input=python("x = 42"), tools=CODE)
+    second = interactions.create(
         model="scripted", input=python("print(x)"), tools=CODE, previous_interaction_id=first.id
     )
     assert second.previous_interaction_id == first.id
-    result = next(s for s in second.steps if isinstance(s, it.CodeExecutionResultStep))
+    result = step_of(second, "code_execution_result")
     assert result.result == "42\n"
     # The conversation goes on, streamed, from the second turn; a fresh one knows no x.
     events = list(
-        client.interactions.create(
+        interactions.create(
             model="scripted",
             input=python("print(x + 1)"),
             tools=CODE,
@@ -125,23 +130,23 @@ def test_a_continued_conversation_keeps_its_interpreter(client: genai.Client) ->
         )
     )
     assert any(isinstance(e, it.StepStart) and getattr(e.step, "result", None) == "43\n" for e in events)
-    fresh = client.interactions.create(model="scripted", input=python("print(x)"), tools=CODE)
-    assert "NameError" in next(s.result for s in fresh.steps if isinstance(s, it.CodeExecutionResultStep))
+    fresh = interactions.create(model="scripted", input=python("print(x)"), tools=CODE)
+    assert "NameError" in step_of(fresh, "code_execution_result").result
 
 
-def test_a_stateless_client_sends_the_conversation_back(client: genai.Client) -> None:
-    first = client.interactions.create(model="scripted", input=python("print(1)"), tools=CODE, store=False)
+def test_a_stateless_client_sends_the_conversation_back(interactions: Any) -> None:
+    first = interactions.create(model="scripted", input=python("print(1)"), tools=CODE, store=False)
     with pytest.raises(_interactions.NotFoundError):
-        client.interactions.get(first.id)
+        interactions.get(first.id)
     turn = {"type": "user_input", "content": [{"type": "text", "text": "What did the code print?"}]}
-    second = client.interactions.create(model="scripted", input=[*first.steps, turn], tools=CODE, store=False)
+    second = interactions.create(model="scripted", input=[*first.steps, turn], tools=CODE, store=False)
     assert second.status == "completed"
     assert second.output_text.startswith("You said: What did the code print?")
 
 
-def test_background_returns_at_once_and_polling_finds_it_done(client: genai.Client) -> None:
+def test_background_returns_at_once_and_polling_finds_it_done(interactions: Any) -> None:
     started = time.monotonic()
-    interaction = client.interactions.create(
+    interaction = interactions.create(
         model="scripted",
         input=python("import time\ntime.sleep(1.5)\nprint('done')"),
         tools=CODE,
@@ -150,34 +155,32 @@ def test_background_returns_at_once_and_polling_finds_it_done(client: genai.Clie
     assert time.monotonic() - started < 1.5
     assert interaction.status == "in_progress" and kinds(interaction)[0] == "user_input"
     assert "code_execution_result" not in kinds(interaction)
-    assert wait_until(lambda: client.interactions.get(interaction.id).status == "completed", timeout=30)
-    done = client.interactions.get(interaction.id)
-    assert next(s.result for s in done.steps if isinstance(s, it.CodeExecutionResultStep)) == "done\n"
+    assert wait_until(lambda: interactions.get(interaction.id).status == "completed", timeout=30)
+    done = interactions.get(interaction.id)
+    assert step_of(done, "code_execution_result").result == "done\n"
 
 
-def test_cancel_stops_a_background_interaction_and_keeps_its_steps(client: genai.Client) -> None:
-    interaction = client.interactions.create(
+def test_cancel_stops_a_background_interaction_and_keeps_its_steps(interactions: Any) -> None:
+    interaction = interactions.create(
         model="scripted", input=python("import time\ntime.sleep(25)"), tools=CODE, background=True
     )
-    assert wait_until(lambda: "code_execution_call" in kinds(client.interactions.get(interaction.id)))
+    assert wait_until(lambda: "code_execution_call" in kinds(interactions.get(interaction.id)))
     started = time.monotonic()
-    cancelled = client.interactions.cancel(interaction.id)
+    cancelled = interactions.cancel(interaction.id)
     assert time.monotonic() - started < 5
     assert cancelled.status == "cancelled"
     assert kinds(cancelled) == ["user_input", "model_output", "code_execution_call"]
-    assert client.interactions.get(interaction.id).status == "cancelled"
-    assert client.interactions.cancel(interaction.id).status == "cancelled"  # cancelling again: as it is
+    assert interactions.get(interaction.id).status == "cancelled"
+    assert interactions.cancel(interaction.id).status == "cancelled"  # cancelling again: as it is
     # The conversation's interpreter was stopped mid-block: the next turn gets a fresh one, and says so.
-    after = client.interactions.create(
+    after = interactions.create(
         model="scripted", input=python("print('again')"), tools=CODE, previous_interaction_id=interaction.id
     )
-    assert next(s.result for s in after.steps if isinstance(s, it.CodeExecutionResultStep)).endswith(
-        "again\n"
-    )
+    assert step_of(after, "code_execution_result").result.endswith("again\n")
 
 
-def test_a_dropped_stream_resumes_after_the_last_event_seen(client: genai.Client) -> None:
-    stream = client.interactions.create(
+def test_a_dropped_stream_resumes_after_the_last_event_seen(interactions: Any) -> None:
+    stream = interactions.create(
         model="scripted",
         input=python("import time\ntime.sleep(1)\nprint('resumed')"),
         tools=CODE,
@@ -191,33 +194,33 @@ def test_a_dropped_stream_resumes_after_the_last_event_seen(client: genai.Client
             break
     stream.close()
     interaction_id = seen[0].interaction.id
-    rest = list(client.interactions.get(interaction_id, stream=True, last_event_id=seen[-1].event_id))
+    rest = list(interactions.get(interaction_id, stream=True, last_event_id=seen[-1].event_id))
     assert rest[0].event_id == str(int(seen[-1].event_id) + 1)
     assert rest[-1].event_type == "interaction.completed" and rest[-1].interaction.status == "completed"
-    whole = list(client.interactions.get(interaction_id, stream=True))
+    whole = list(interactions.get(interaction_id, stream=True))
     dump = [event.model_dump() for event in whole]
     assert dump == [event.model_dump() for event in seen] + [event.model_dump() for event in rest]
 
 
-def test_delete_then_it_is_gone(client: genai.Client) -> None:
-    interaction = client.interactions.create(model="scripted", input="Hello")
-    client.interactions.delete(interaction.id)
+def test_delete_then_it_is_gone(interactions: Any) -> None:
+    interaction = interactions.create(model="scripted", input="Hello")
+    interactions.delete(interaction.id)
     with pytest.raises(_interactions.NotFoundError):
-        client.interactions.get(interaction.id)
+        interactions.get(interaction.id)
     with pytest.raises(_interactions.NotFoundError):
-        client.interactions.delete(interaction.id)
+        interactions.delete(interaction.id)
     with pytest.raises(_interactions.NotFoundError):
-        client.interactions.create(model="scripted", input="Hi", previous_interaction_id=interaction.id)
+        interactions.create(model="scripted", input="Hi", previous_interaction_id=interaction.id)
 
 
-def test_include_input_returns_the_input_as_steps(client: genai.Client) -> None:
-    interaction = client.interactions.create(model="scripted", input="Hello")
-    assert client.interactions.get(interaction.id).input is None
-    got = client.interactions.get(interaction.id, include_input=True)
+def test_include_input_returns_the_input_as_steps(interactions: Any) -> None:
+    interaction = interactions.create(model="scripted", input="Hello")
+    assert interactions.get(interaction.id).input is None
+    got = interactions.get(interaction.id, include_input=True)
     assert got.input[0].type == "user_input" and got.input[0].content[0].text == "Hello"
 
 
-def test_a_function_call_waits_for_its_result(client: genai.Client) -> None:
+def test_a_function_call_waits_for_its_result(interactions: Any) -> None:
     weather = {
         "type": "function",
         "name": "get_weather",
@@ -227,12 +230,12 @@ def test_a_function_call_waits_for_its_result(client: genai.Client) -> None:
     question = (
         'Weather?\n<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>\n'
     )
-    called = client.interactions.create(model="scripted", input=question, tools=[weather])
+    called = interactions.create(model="scripted", input=question, tools=[weather])
     assert called.status == "requires_action"
     call = called.steps[-1]
     assert isinstance(call, it.FunctionCallStep)
     assert (call.name, call.arguments) == ("get_weather", {"city": "Paris"}) and call.id
-    answered = client.interactions.create(
+    answered = interactions.create(
         model="scripted",
         input=[{"type": "function_result", "call_id": call.id, "result": {"celsius": 21}}],
         tools=[weather],
@@ -241,14 +244,14 @@ def test_a_function_call_waits_for_its_result(client: genai.Client) -> None:
     assert answered.status == "completed" and '"celsius": 21' in answered.output_text
 
 
-def test_files_go_in_and_come_back(client: genai.Client) -> None:
+def test_files_go_in_and_come_back(interactions: Any) -> None:
     data = base64.b64encode(b"a,b\n1,2\n3,4\n").decode()
     code = (
         "import pandas as pd\nimport matplotlib.pyplot as plt\n"
         "frame = pd.read_csv('input_file_0.csv')\nprint(frame['b'].sum())\n"
         "frame.plot()\nplt.savefig('plot.png')\n"
     )
-    interaction = client.interactions.create(
+    interaction = interactions.create(
         model="scripted",
         input=[
             {"type": "document", "data": data, "mime_type": "text/csv"},
@@ -256,7 +259,7 @@ def test_files_go_in_and_come_back(client: genai.Client) -> None:
         ],
         tools=CODE,
     )
-    result = next(s for s in interaction.steps if isinstance(s, it.CodeExecutionResultStep))
+    result = step_of(interaction, "code_execution_result")
     text, *files = result.result
     assert text.type == "text" and text.text == "6\n"
     # The file the code saved, beside the figure it drew (shown, as Gemini shows it).
@@ -313,16 +316,16 @@ def test_other_refusals_in_googles_shape(server: LiveServer) -> None:
         assert http.get("/v9/interactions/x").status_code == 404
 
 
-def test_a_conversation_runs_one_turn_at_a_time(client: genai.Client, server: LiveServer) -> None:
-    first = client.interactions.create(
+def test_a_conversation_runs_one_turn_at_a_time(interactions: Any, server: LiveServer) -> None:
+    first = interactions.create(
         model="scripted", input=python("import time\ntime.sleep(2)"), tools=CODE, background=True
     )
     with httpx.Client(base_url=server.url, timeout=30) as http:
         body = {"model": "scripted", "input": "Next", "previous_interaction_id": first.id, "tools": CODE}
         busy = http.post("/v1beta/interactions", json=body)
         assert busy.status_code == 409 and busy.json()["error"]["status"] == "ABORTED"
-    assert wait_until(lambda: client.interactions.get(first.id).status == "completed", timeout=30)
-    assert client.interactions.create(model="scripted", input="Next", previous_interaction_id=first.id)
+    assert wait_until(lambda: interactions.get(first.id).status == "completed", timeout=30)
+    assert interactions.create(model="scripted", input="Next", previous_interaction_id=first.id)
 
 
 def test_the_interactions_api_is_documented(server: LiveServer) -> None:

@@ -41,7 +41,7 @@ def test_a_content_or_contents_are_one_user_turn() -> None:
 
 
 def test_steps_are_a_conversation() -> None:
-    steps = [
+    steps: list[dict] = [
         {"type": "user_input", "content": [{"type": "text", "text": "Hi"}]},
         {"type": "code_execution_call", "id": "c1", "arguments": {"code": "print(1)", "language": "python"}},
         {"type": "code_execution_result", "call_id": "c1", "result": "1\n"},
