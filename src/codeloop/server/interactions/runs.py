@@ -58,10 +58,10 @@ async def _run(
         raise
     except CodeloopError as exc:
         log.error("interaction %s failed: %s", record.id, exc.message)
-        ending = _failure(record, exc.status, exc.message)
+        ending = _failure(record, writer, exc.status, exc.message)
     except Exception:
         log.exception("interaction %s failed unexpectedly", record.id)
-        ending = _failure(record, "INTERNAL", internal_error_message(request_id))
+        ending = _failure(record, writer, "INTERNAL", internal_error_message(request_id))
     finally:
         _end(record, writer, ending)
         if leased and record.thread is not None:
@@ -69,8 +69,10 @@ async def _run(
             await asyncio.shield(record.thread.give_back())
 
 
-def _failure(record: Record, code: str, message: str) -> Ending:
-    record.log.add(events.error(code, message))
+def _failure(record: Record, writer: StepWriter, code: str, message: str) -> Ending:
+    """The open step ends, then the error is told."""
+    for body in [*writer.close(), events.error(code, message)]:
+        record.log.add(body)
     return Ending("failed", errors=[InteractionError(code=code, message=message)])
 
 

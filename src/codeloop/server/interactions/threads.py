@@ -23,7 +23,6 @@ class Thread:
         self._opening = asyncio.Lock()
         self.holders = 0  # stored interactions that hold it
         self.busy = False
-        self.closed = False
 
     def take(self, interaction_id: str) -> ThreadSession:
         """The session for one run; Aborted while another run has it."""
@@ -52,7 +51,6 @@ class Thread:
             return self._session
 
     async def close(self) -> None:
-        self.closed = True
         session, self._session = self._session, None
         if session is not None:
             await session.close()
