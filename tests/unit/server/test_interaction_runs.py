@@ -35,11 +35,11 @@ class UnusedSandbox:
         pass
 
 
-async def begun() -> tuple[Record, bool]:
+async def begun() -> tuple[InteractionStore, Record, bool]:
     interactions = InteractionStore(UnusedSandbox(), 60, 10, 10, None, 1 << 20)
     body = {"model": "m", "input": "Hi", "tools": [{"type": "code_execution"}]}
     record, session = await interactions.begin(ANONYMOUS, parse_create_request(json.dumps(body)), None)
-    return record, session is not None
+    return interactions, record, session is not None
 
 
 async def trail(*events: Returned, then: BaseException | None = None) -> AsyncGenerator[Returned, None]:
@@ -56,15 +56,16 @@ async def drained(record: Record) -> list[dict]:
 
 def test_a_finished_run_is_completed_with_its_steps_and_usage() -> None:
     async def scenario() -> None:
-        record, leased = await begun()
+        interactions, record, leased = await begun()
         done = trail(
             TextDelta("Hi"),
             CodeBlock("print(1)"),
             CodeResult(Execution(Outcome.OUTCOME_OK, "1\n")),
             Finished("STOP", Usage(3, 2, 1)),
         )
-        task = await runs.start(record, done, leased)
-        await task
+        await interactions.start(record, runs.drive(record, done, leased))
+        assert record.task is not None
+        await record.task
         said = await drained(record)
         assert said[0]["event_type"] == "interaction.created"
         assert said[-1]["event_type"] == "interaction.completed"
@@ -88,8 +89,10 @@ def test_a_failing_run_says_why_then_ends() -> None:
             (SandboxFailure("the sandbox broke"), "INTERNAL", "the sandbox broke"),
             (RuntimeError("secret detail"), "INTERNAL", "server log has the details"),
         ]:
-            record, leased = await begun()
-            await (await runs.start(record, trail(TextDelta("Hi"), then=error), leased))
+            interactions, record, leased = await begun()
+            await interactions.start(record, runs.drive(record, trail(TextDelta("Hi"), then=error), leased))
+            assert record.task is not None
+            await record.task
             said = await drained(record)
             assert [event["event_type"] for event in said] == [
                 "interaction.created",
@@ -110,17 +113,17 @@ def test_a_failing_run_says_why_then_ends() -> None:
 
 def test_a_cancelled_run_closes_its_open_step_and_gives_its_interpreter_back() -> None:
     async def scenario() -> None:
-        record, leased = await begun()
+        interactions, record, leased = await begun()
 
         async def endless() -> AsyncGenerator[Returned, None]:
             yield TextDelta("Thinking")
             await asyncio.sleep(60)
             yield Finished("STOP", Usage())
 
-        task = await runs.start(record, endless(), leased)
+        await interactions.start(record, runs.drive(record, endless(), leased))
         await asyncio.sleep(0.01)
-        task.cancel()
-        await asyncio.wait({task})
+        cancelled = await interactions.cancel(ANONYMOUS, record.id)
+        assert cancelled is record and record.task is not None and record.task.cancelled()
         said = await drained(record)
         assert [event["event_type"] for event in said][-2:] == ["step.stop", "interaction.completed"]
         assert record.status == "cancelled" and said[-1]["interaction"]["status"] == "cancelled"

@@ -191,8 +191,9 @@ def test_a_key_runs_so_many_in_the_background() -> None:
     async def scenario() -> None:
         interactions = store()
         record, _ = await interactions.begin(A, request(background=True), None)
-        task = asyncio.create_task(asyncio.sleep(10))
-        interactions.started(record, task)
+        await interactions.start(record, asyncio.sleep(10))
+        task = record.task
+        assert task is not None
         with pytest.raises(QuotaExceeded):
             await interactions.begin(A, request(background=True), None)
         await interactions.begin(B, request(background=True), None)  # another key's own count

@@ -29,23 +29,14 @@ from codeloop.wire.response import Returned
 log = logging.getLogger("codeloop.server")
 
 
-async def start(record: Record, trail: AsyncGenerator[Returned, None], leased: bool) -> asyncio.Task[None]:
-    """Run the interaction as a task; its Record and log fill as the trail comes. `leased`: the run
-    uses (and then gives back) its conversation's interpreter."""
+async def drive(record: Record, trail: AsyncGenerator[Returned, None], leased: bool) -> None:
+    """The run, for InteractionStore.start to run as a task: the Record and its log fill as the trail
+    comes. `leased`: the run uses (and then gives back) its conversation's interpreter."""
+    request_id = current_request_id()
     record.log.add(events.created(record.interaction()))
-    run = _run(record, trail, leased, current_request_id())
-    task = asyncio.create_task(run, name=f"interaction {record.id}")
-    # Let it take its first step: a task cancelled before that never runs, its cleanup included.
-    await asyncio.sleep(0)
-    return task
-
-
-async def _run(
-    record: Record, trail: AsyncGenerator[Returned, None], leased: bool, request_id: str | None
-) -> None:
     writer = StepWriter(first_index=len(record.request.input))
     record.output = writer.steps
-    ending = Ending("failed")
+    ending = Ending("failed", errors=[InteractionError(code="INTERNAL", message="The run ended unfinished.")])
     try:
         async with contextlib.aclosing(trail):
             async for event in trail:

@@ -14,9 +14,10 @@ import asyncio
 import re
 import secrets
 import time
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from codeloop.errors import Aborted, InvalidRequest, NotFound, QuotaExceeded
 from codeloop.owners import is_key
@@ -161,10 +162,14 @@ class InteractionStore:
                 thread.holders += 1
         return record, session
 
-    def started(self, record: Record, task: asyncio.Task[None]) -> None:
+    async def start(self, record: Record, run: Coroutine[Any, Any, None]) -> None:
+        """Run `run` (runs.drive) as the record's task, stopped by cancel, delete and close."""
+        task = asyncio.create_task(run, name=f"interaction {record.id}")
         record.task = task
         self._running.add(record)
         task.add_done_callback(lambda _: self._running.discard(record))
+        # Let it take its first step: a task cancelled before that never runs, its cleanup included.
+        await asyncio.sleep(0)
 
     async def get(self, owner: str, interaction_id: str) -> Record:
         """Owner's interaction; NotFound for another key's, as for one that never was."""

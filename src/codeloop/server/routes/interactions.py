@@ -71,7 +71,7 @@ async def create_interaction(request: Request, version: openapi.Version) -> Resp
     )
     telemetry: Telemetry = request.app.state.telemetry
     trail = files.returned(telemetry.observe(model, engine.run(conversation, session)))
-    store.started(record, await runs.start(record, trail, leased=session is not None))
+    await store.start(record, runs.drive(record, trail, leased=session is not None))
     if parsed.body.stream:
         return _stream(record, 0, owns_run=True)
     if parsed.body.background:
