@@ -73,6 +73,14 @@ def test_lenient_json_and_a_lone_tool() -> None:
             "'input[0]': Input tag 'google_search_call'",
         ),
         ({"input": "Hi", "tools": [{"type": "url_context"}]}, "'tools[0]': Input tag 'url_context'"),
+        (
+            {"input": "Hi", "generation_config": {"tool_choice": "sometimes"}},
+            "Invalid value at 'generation_config.tool_choice': Input should be 'auto'",
+        ),
+        (
+            {"input": [{"type": "code_execution_result", "call_id": "c", "result": 3}]},
+            "Invalid value at 'input[0].result': Input should be a valid string",
+        ),
         ({"input": 7}, "* input: text, a content"),
         ({"input": []}, "* input: required."),
         ({"model": "", "input": "Hi"}, "* model: required."),

@@ -96,7 +96,7 @@ def parse_create_request(raw: bytes | str) -> CreateInteraction:
     steps = input_steps(raw_input)
     _check_options(body)
     functions = _functions(body)
-    if body.background and not (body.store is not False):
+    if body.background and body.store is False:
         raise InvalidRequest("* background: a background interaction must be stored (store=true).")
     return CreateInteraction(body, body.model, tuple(steps), functions)
 
@@ -135,7 +135,8 @@ def describe(exc: pydantic.ValidationError, prefix: str = "") -> str:
             where = f" at '{parent}'" if parent else ""
             messages.append(f'Unknown name "{name}"{where}: Cannot find field.')
         else:
-            messages.append(f"Invalid value at '{path}': {error['msg']}.")
+            where = f" at '{path}'" if path else ""
+            messages.append(f"Invalid value{where}: {error['msg']}.")
     return "Invalid JSON payload received. " + " ".join(messages)
 
 
@@ -144,14 +145,22 @@ def _path(prefix: str, loc: tuple[int | str, ...]) -> str:
     for part in loc:
         if isinstance(part, int):
             path += f"[{part}]"
-        # A discriminated union names the branch it tried by its tag, where a field name would be.
-        elif not (part in _TAGS and (previous is None or isinstance(previous, int))):
+        elif not _is_branch(part, previous):
             path += f".{part}" if path else part
         previous = part
     return path
 
 
+def _is_branch(part: str, previous: int | str | None) -> bool:
+    """Whether a location's part names the union branch pydantic tried, where a field name would be: a
+    discriminated union's tag (after a list index), or another union's type (str, literal[...], a class)."""
+    if part in _TAGS and (previous is None or isinstance(previous, int)):
+        return True
+    return "[" in part or part[:1].isupper() or part in _SCALARS
+
+
 _TAGS = STEP_TYPES | {"text", "image", "audio", "video", "document", "code_execution", "function"}
+_SCALARS = frozenset({"str", "int", "float", "bool", "dict", "list", "none"})
 
 
 def _check_options(body: CreateInteractionRequest) -> None:
