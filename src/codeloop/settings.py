@@ -145,6 +145,17 @@ class Settings(BaseSettings):
         ge=0,
         description="Kept sessions one API key may hold (without API keys only max_kept_sessions applies).",
     )
+    max_interactions: int = Field(
+        1024,
+        ge=1,
+        description="Interactions stored (the Interactions API, store=true); idle ones expire after "
+        "--session-idle-timeout, and a full store drops the creator's least recently used.",
+    )
+    max_interactions_per_key: int = Field(
+        128,
+        ge=1,
+        description="Interactions one API key may store (without API keys only max_interactions applies).",
+    )
     preload: str = Field(
         ",".join(DEFAULT_PRELOAD), description="Comma-separated modules every session starts with imported."
     )

@@ -45,3 +45,32 @@ def test_generate_content_with_code_execution(live_server, node: str, mode: str)
     assert all(seen["functionCallIds"])
     assert seen["functionCalls"] == [{"name": "get_weather", "args": {"city": "Paris"}}]
     assert '"celsius": 21' in seen["answered"]
+
+
+def test_interactions_keep_the_conversations_interpreter(live_server, node: str) -> None:
+    done = subprocess.run(
+        [node, "interactions.mjs", live_server.url], cwd=NODE_DIR, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout)
+    assert seen["status"] == "completed"
+    assert seen["steps"] == [
+        "user_input",
+        "model_output",
+        "code_execution_call",
+        "code_execution_result",
+        "model_output",
+    ]
+    assert seen["paired"] is True
+    assert seen["result"] == "42\n", "the second turn's code found the first turn's variable"
+    assert "42" in seen["outputText"]
+    assert seen["events"] == [
+        "interaction.created",
+        "step.start",
+        "step.delta",
+        "step.stop",
+        "interaction.completed",
+    ]
+    assert seen["streamedResult"] == "43\n"
+    assert seen["gotStatus"] == "completed"
+    assert seen["deleted"] == 404

@@ -37,6 +37,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             "max_uploads_per_key",
             "upload_idle_timeout",
             "max_kept_sessions_per_key",
+            "max_interactions",
+            "max_interactions_per_key",
         ),
         *("max_header_bytes", "max_headers", "header_timeout_s", "body_timeout_s"),
     )

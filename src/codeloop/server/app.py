@@ -17,9 +17,10 @@ from codeloop.server import handlers, openapi
 from codeloop.server.access import AccessMiddleware
 from codeloop.server.auth import api_keys
 from codeloop.server.body import BodyDeadlineMiddleware
+from codeloop.server.interactions.store import InteractionStore
 from codeloop.server.limits import ConcurrencyLimiter
 from codeloop.server.metrics import Metrics
-from codeloop.server.routes import files, generate, health, metrics, models
+from codeloop.server.routes import files, generate, health, interactions, metrics, models
 from codeloop.server.runtime import ServerRuntime
 from codeloop.server.sessions import SessionStore
 from codeloop.server.telemetry import Telemetry, TelemetryMiddleware
@@ -42,6 +43,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 max_sessions=settings.max_kept_sessions,
                 max_per_key=settings.max_kept_sessions_per_key,
             )
+            stored_interactions = InteractionStore(
+                runtime.sandbox,
+                ttl_s=settings.session_idle_timeout,
+                max_records=settings.max_interactions,
+                max_per_key=settings.max_interactions_per_key,
+                max_background_per_key=settings.max_concurrent_per_key or None,
+                max_history_bytes=settings.max_request_bytes,
+            )
             sweeping = asyncio.create_task(
                 sweep(
                     [stored_files.purge_expired, uploads.purge_expired],
@@ -56,10 +65,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                     sessions=sessions,
                     files=stored_files,
                     uploads=uploads,
+                    interactions=stored_interactions,
                 )
                 yield
             finally:
                 sweeping.cancel()
+                await stored_interactions.close()
                 await sessions.close()
 
     app = FastAPI(
@@ -73,7 +84,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     handlers.install(app)
     keys = api_keys(settings)
     openapi.install(app, keys_required=bool(keys))
-    routers = [health.router, metrics.router, models.router, generate.router, files.router]
+    routers = [
+        health.router,
+        metrics.router,
+        models.router,
+        generate.router,
+        files.router,
+        interactions.router,
+    ]
     for router in routers:
         app.include_router(router)
 

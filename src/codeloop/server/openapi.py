@@ -12,6 +12,7 @@ from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from codeloop.errors import NotFound
 from codeloop.server.access import OPEN_PATHS, UNLIMITED_PATHS
+from codeloop.wire.interactions.shapes import CreateInteractionRequest, Interaction
 from codeloop.wire.request import GenerateContentRequest
 
 REF_PREFIX = "#/components/schemas/"
@@ -65,12 +66,12 @@ ERRORS = {
     400: "INVALID_ARGUMENT: a malformed or invalid request, or a feature this server cannot honour.",
     401: "UNAUTHENTICATED: API keys are configured and the request carries none.",
     403: "PERMISSION_DENIED: the API key is not valid.",
-    404: "NOT_FOUND: no such model, method, version, kept session, file or upload.",
-    409: "ABORTED: the kept session or upload is busy with another request; ALREADY_EXISTS: the file "
-    "name asked for is taken.",
+    404: "NOT_FOUND: no such model, method, version, kept session, file, upload or interaction.",
+    409: "ABORTED: the kept session, upload or conversation is busy with another request; ALREADY_EXISTS: "
+    "the file name asked for is taken.",
     413: "INVALID_ARGUMENT: the body, or the file uploaded, is over its size limit.",
-    429: "RESOURCE_EXHAUSTED: too many requests in flight for this caller, too many kept sessions, or "
-    "the Files API's storage is full.",
+    429: "RESOURCE_EXHAUSTED: too many requests in flight for this caller, too many kept sessions or "
+    "background interactions, or the Files API's storage is full.",
     500: "INTERNAL: the server failed; its log has the details under the request id.",
     503: "UNAVAILABLE: the model backend cannot be reached.",
 }
@@ -81,6 +82,8 @@ WIRE_MODELS: tuple[tuple[type[pydantic.BaseModel], JsonSchemaMode], ...] = (
     (types.GenerateContentResponse, "serialization"),
     (types.CountTokensResponse, "serialization"),
     (ErrorResponse, "serialization"),
+    (CreateInteractionRequest, "validation"),
+    (Interaction, "serialization"),
 )
 # Filled in by the google-genai SDK on the client's side; never on the wire.
 CLIENT_ONLY_FIELDS = ("sdkHttpResponse", "automaticFunctionCallingHistory", "parsed")

@@ -1,4 +1,5 @@
-"""What the server holds for its lifetime: the loop's runtime, and kept sessions and files beside it."""
+"""What the server holds for its lifetime: the loop's runtime, and kept sessions, interactions and files
+beside it."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from fastapi import Request
 
 from codeloop.files import FileStore, UploadStore
 from codeloop.runtime import Runtime
+from codeloop.server.interactions.store import InteractionStore
 from codeloop.server.sessions import SessionStore
 
 
@@ -16,6 +18,7 @@ class ServerRuntime(Runtime):
     sessions: SessionStore
     files: FileStore
     uploads: UploadStore
+    interactions: InteractionStore
 
 
 def runtime_of(request: Request) -> ServerRuntime:
