@@ -316,3 +316,12 @@ def test_a_limited_field_beyond_its_limit_is_refused_by_name(
         assert isinstance(error, errors.ClientError) and error.code == 400, (mode, error)
         named = {field, TABLES[type_name][field].wire.rpartition(".")[2]}
         assert any(name in error.message for name in named), (mode, error.message)
+
+
+def test_the_published_table_is_the_one_the_server_follows() -> None:
+    from pathlib import Path
+
+    from codeloop.wire import fields
+
+    published = (Path(__file__).parents[2] / "docs" / "request-fields.md").read_text()
+    assert fields.markdown().strip() in published, "regenerate docs/request-fields.md (see its first lines)"
