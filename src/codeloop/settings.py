@@ -20,8 +20,8 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address to listen on.")
     port: int = Field(8080, ge=0, le=65535, description="Port to listen on (0 picks a free one).")
     model: str = Field(
-        "qwen2.5-coder-0.5b",
-        description="The default model: qwen2.5-coder-0.5b (alias embedded), qwen2.5-coder-1.5b, "
+        "qwen2.5-coder-1.5b",
+        description="The default model: qwen2.5-coder-1.5b (alias embedded), qwen2.5-coder-0.5b, "
         "scripted, or openai:NAME for a model on --upstream-url. All are served; this one also "
         "answers gemini-* names.",
     )

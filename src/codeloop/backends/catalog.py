@@ -22,7 +22,7 @@ class EmbeddedModel:
 QWEN_05B = EmbeddedModel(
     name="qwen2.5-coder-0.5b",
     display_name="Qwen2.5-Coder 0.5B Instruct (Q4_K_M)",
-    description="Embedded default: small and fast on a laptop CPU.",
+    description="Embedded: the smallest and fastest; right less often than the 1.5B.",
     weights=Weights(
         file_name="qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
         size=491_400_064,
@@ -65,7 +65,7 @@ QWEN_05B = EmbeddedModel(
 QWEN_15B = EmbeddedModel(
     name="qwen2.5-coder-1.5b",
     display_name="Qwen2.5-Coder 1.5B Instruct (Q4_K_M)",
-    description="Embedded: better answers, about 2.5 times slower than the 0.5B.",
+    description="Embedded default: right answers to everyday questions on a laptop CPU.",
     weights=Weights(
         file_name="qwen2.5-coder-1.5b-instruct-q4_k_m.gguf",
         size=1_117_320_768,

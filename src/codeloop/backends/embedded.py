@@ -30,8 +30,9 @@ from codeloop.logprobs import Candidate, TokenLogprob
 if TYPE_CHECKING:
     from llama_cpp import Llama
 
-# What a request that sets nothing gets: focused sampling suits code.
-DEFAULT_SAMPLING = Sampling(temperature=0.2, top_p=0.95, top_k=40)
+# What a request that sets nothing gets: greedy decoding, so the same question gets the same
+# (measured) answer every time; a request that wants variety sets its own temperature.
+DEFAULT_SAMPLING = Sampling(temperature=0.0, top_p=0.95, top_k=40, seed=0)
 REPEAT_PENALTY = 1.1
 
 
@@ -187,8 +188,7 @@ class EmbeddedBackend:
             "presence_penalty": sampling.presence_penalty or 0.0,
             "frequency_penalty": sampling.frequency_penalty or 0.0,
         }
-        if sampling.seed is not None:
-            self.llm.set_seed(sampling.seed)
+        self.llm.set_seed(int(_pick(sampling.seed, DEFAULT_SAMPLING.seed)))
         started = time.perf_counter()
         first = True
         for token in self.llm.generate(prompt, reset=True, **settings):

@@ -21,7 +21,7 @@ from codeloop.backends.scripted import ScriptedBackend
 from codeloop.errors import InvalidRequest, ModelNotFound
 
 OPENAI_PREFIX = "openai:"
-ALIASES = {"embedded": "qwen2.5-coder-0.5b"}
+ALIASES = {"embedded": "qwen2.5-coder-1.5b"}
 
 
 @dataclass(frozen=True)

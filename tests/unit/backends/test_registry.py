@@ -12,7 +12,7 @@ def test_names_aliases_and_paths() -> None:
     assert registry.canonical("scripted") == "scripted"
     assert registry.canonical("models/scripted") == "scripted"
     assert registry.canonical("publishers/google/models/gemini-2.0-flash-001") == "scripted"
-    assert registry.canonical("embedded") == "qwen2.5-coder-0.5b"
+    assert registry.canonical("embedded") == "qwen2.5-coder-1.5b"
     with pytest.raises(ModelNotFound):
         registry.canonical("gpt-4")
     assert isinstance(registry.resolve("scripted"), ScriptedBackend)
