@@ -58,8 +58,9 @@ class Settings(BaseSettings):
         1,
         ge=1,
         le=16,
-        description="Programs written at once for a question's first block (embedded models), each run "
-        "in its own interpreter, the answer most of them print kept; 1: no vote.",
+        description="Programs written at once for a question's first block, each run in its own "
+        "interpreter, the answer most of them print kept; 1: no vote. Needs a backend that writes "
+        "several continuations at once.",
     )
     result_style: str = Field(
         "tool",
