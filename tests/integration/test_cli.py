@@ -157,7 +157,8 @@ def test_serve() -> None:
         body = json.dumps({"tools": {"codeExecution": {}}, "contents": {"parts": {"text": question}}})
         response = httpx.post(f"{url}/v1beta/models/scripted:generateContent", content=body, timeout=30)
         parts = response.json()["candidates"][0]["content"]["parts"]
-        assert parts[2]["codeExecutionResult"] == {"outcome": "OUTCOME_OK", "output": "1024\n"}
+        result = parts[2]["codeExecutionResult"]
+        assert result == {"outcome": "OUTCOME_OK", "output": "1024\n", "id": parts[1]["executableCode"]["id"]}
     finally:
         output = "".join(server.stop())
     # uvicorn shuts down gracefully, then re-raises the signal it caught, as a well-behaved daemon does.
