@@ -1,13 +1,14 @@
-"""The backend seam: a model that streams text for a chat, and counts tokens."""
+"""The backend seam: a model that streams text for a chat, and counts tokens; some also sample many."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 Role = Literal["system", "user", "assistant", "tool"]
+FinishReason = Literal["STOP", "MAX_TOKENS"]
 
 _WORDS_AND_MARKS = re.compile(r"\w+|[^\w\s]")
 
@@ -42,7 +43,16 @@ class Chunk:
     """A piece of generated text; the last one of a stream may say why it ended."""
 
     text: str
-    finish_reason: Literal["STOP", "MAX_TOKENS"] | None = None
+    finish_reason: FinishReason | None = None
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One of several continuations of a chat: its whole text, why it ended, and what it cost."""
+
+    text: str
+    finish_reason: FinishReason
+    tokens: int
 
 
 @dataclass(frozen=True)
@@ -65,6 +75,21 @@ class Backend(Protocol):
 
     async def aclose(self) -> None:
         """Free what the model holds (memory, threads, connections)."""
+        ...
+
+
+@runtime_checkable
+class ParallelSampling(Protocol):
+    """A backend that writes several continuations of one chat at once, cheaper than one by one."""
+
+    async def sample_many(
+        self, chat: Chat, n: int, temperature: float, until: Callable[[str], bool]
+    ) -> list[Sample]:
+        """`n` continuations of `chat`. The first follows the chat's sampling, so at temperature 0 it
+        is what stream() would write; the others sample at `temperature`, each with a seed derived
+        from the chat's, so a seeded call is reproducible. Each ends on its own: when `until` holds
+        for its text so far (which then ends with the token that made it hold), at the end of the
+        turn (STOP), or at the chat's token budget (MAX_TOKENS)."""
         ...
 
 
