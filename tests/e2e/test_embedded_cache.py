@@ -11,6 +11,8 @@ import pytest
 from codeloop.backends.base import Chat, Message, Sampling
 from codeloop.backends.catalog import QWEN_05B
 from codeloop.backends.embedded import EmbeddedBackend
+from codeloop.fences import fence
+from codeloop.loop import prompts
 from codeloop.loop.engine import Conversation
 from codeloop.settings import Settings
 
@@ -41,26 +43,55 @@ def greedy(backend: EmbeddedBackend, chat: Chat) -> tuple[str, np.ndarray]:
     return text, np.ctypeslib.as_array(row, shape=(backend.llm.n_vocab(),)).copy()
 
 
-BEFORE = {
-    "unrelated": Chat(
-        (Message("user", "Write a haiku about the sea."),), sampling=Sampling(temperature=0, max_tokens=8)
+FIRST = loop_chat(PRIMES, 24)
+# The loop's second prompt: the first, the model's program, and what it printed.
+PROGRAM = """\
+def is_prime(n):
+    return n > 1 and all(n % d for d in range(2, int(n ** 0.5) + 1))
+
+primes = [n for n in range(2, 300) if is_prime(n)][:50]
+print(len(primes), primes)
+print(sum(primes))
+"""
+SECOND = Chat(
+    (
+        *FIRST.messages,
+        Message("assistant", fence(PROGRAM)),
+        Message("tool", prompts.format_result("OUTCOME_OK", "50 [2, 3, 5, ..., 229]\n5117\n")),
     ),
-    "shared system prompt": loop_chat("What is 17 factorial?", 8),  # most of the prompt is held
-    "same request": loop_chat(PRIMES, 24),  # all of it is held
-}
+    True,
+    FIRST.sampling,
+)
+UNRELATED = Chat(
+    (Message("user", "Write a haiku about the sea."),), sampling=Sampling(temperature=0, max_tokens=8)
+)
 
 
-def test_greedy_output_does_not_depend_on_the_cache() -> None:
+@pytest.mark.parametrize(
+    ("request_", "befores"),
+    [
+        (
+            FIRST,
+            {
+                "an unrelated request": UNRELATED,
+                "a request sharing the system prompt": loop_chat("What is 17 factorial?", 8),
+                "the same request": FIRST,  # all of it is held
+            },
+        ),
+        (SECOND, {"the previous loop iteration": FIRST, "the same request": SECOND}),
+    ],
+    ids=["first prompt", "second prompt"],
+)
+def test_greedy_output_does_not_depend_on_the_cache(request_: Chat, befores: dict[str, Chat]) -> None:
     if not MODEL_FILE.exists():
         pytest.fail(f"{MODEL_FILE} is missing: `make test` pulls it")
     backend = EmbeddedBackend(QWEN_05B, MODEL_FILE, threads=2)
     try:
-        request = loop_chat(PRIMES, 24)
-        text, logits = greedy(backend, request)  # the first request: an empty cache
-        for name, before in BEFORE.items():
+        text, logits = greedy(backend, request_)  # the first request: an empty cache
+        for name, before in befores.items():
             greedy(backend, before)
-            again, logits_again = greedy(backend, request)
-            assert again == text, f"after the {name}"
-            assert np.array_equal(logits_again, logits), f"after the {name}: logits differ in their last bits"
+            again, logits_again = greedy(backend, request_)
+            assert again == text, f"after {name}"
+            assert np.array_equal(logits_again, logits), f"after {name}: logits differ in their last bits"
     finally:
         asyncio.run(backend.aclose())

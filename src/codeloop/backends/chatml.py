@@ -7,6 +7,8 @@ from collections.abc import Iterable
 from codeloop.backends.base import Message
 
 END_OF_TURN = "<|im_end|>"
+# Opens the assistant's turn: a prompt ends with it, and the model's text follows it.
+ASSISTANT_OPENER = "<|im_start|>assistant\n"
 DEFAULT_SYSTEM = "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."
 
 
@@ -31,7 +33,7 @@ def render(messages: Iterable[Message]) -> str:
             )
         else:
             out.append(_turn(message.role, message.content))
-    out.append("<|im_start|>assistant\n")
+    out.append(ASSISTANT_OPENER)
     return "".join(out)
 
 

@@ -1,10 +1,10 @@
 """The embedded backend: a GGUF model run in-process by llama-cpp-python, its KV cache kept across turns.
 
 Each loop iteration re-sends the whole conversation, but the prompt of iteration n+1 starts with
-the prompt and output of iteration n, so most of it is in the KV cache already. The cache is reused
-up to the last n_batch boundary inside that shared prefix (see prefix.py): the rest is evaluated
-in the chunks an empty cache would have used, so the same request gives the same output whatever
-ran before it.
+the prompt and output of iteration n, so most of it is in the KV cache already. Prompts are
+evaluated in chunks that depend on their tokens alone, and the cache is reused only where it holds
+those very chunks (see prefix.py): the same request gives the same output whatever ran before it,
+and an iteration evaluates again only the previous reply and the new code result.
 
 sample_many() writes several continuations of one chat: sequence 0 exactly as stream() would (it
 is stream()'s own generation), then the others together, one llama_decode per step, in sequences
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import codecs
+import itertools
 import threading
 import time
 from collections.abc import AsyncGenerator, Callable, Generator
@@ -29,7 +30,7 @@ from codeloop.backends import chatml, parallel
 from codeloop.backends.base import Chat, Chunk, FinishReason, ModelInfo, Sample, Sampling
 from codeloop.backends.catalog import EmbeddedModel
 from codeloop.backends.continuation import Continuation, sample_seeds
-from codeloop.backends.prefix import held_prefix, reusable_prefix
+from codeloop.backends.prefix import chunk_starts, held_prefix, reusable_prefix
 from codeloop.errors import BackendUnavailable, InvalidRequest
 
 if TYPE_CHECKING:
@@ -48,7 +49,7 @@ class GenerationStats:
 
     prompt_tokens: int = 0
     prefill_tokens: int = 0  # prompt tokens actually evaluated: the rest came from the KV cache
-    held_tokens: int = 0  # prompt tokens the cache held: those past the last n_batch boundary are redone
+    held_tokens: int = 0  # prompt tokens the cache held: those past the last reusable chunk are redone
     generated_tokens: int = 0
     prefill_s: float = 0.0
     decode_s: float = 0.0
@@ -93,6 +94,9 @@ class EmbeddedBackend:
             parallel.widen_context(self.llm, max_samples)
         self.max_samples = max_samples
         self._stop_tokens = {self.llm.token_eos(), *self._special(chatml.END_OF_TURN)}
+        self._opener = self._special(chatml.ASSISTANT_OPENER)
+        # Leading cached tokens computed in their prompt's own chunks (not one by one, as generated).
+        self._chunked = 0
         self.reuse_cache = reuse_cache  # off only to measure what the reuse saves
         self._lock = asyncio.Lock()
         # Every call into the model runs on this one thread, never on the event loop.
@@ -284,8 +288,10 @@ class EmbeddedBackend:
 
     def _generate(self, prompt: list[int], sampling: Sampling) -> Generator[int, None, None]:
         stats = GenerationStats(prompt_tokens=len(prompt))
-        stats.held_tokens = min(held_prefix(self.llm.input_ids[: self.llm.n_tokens], prompt), len(prompt) - 1)
-        kept = reusable_prefix(stats.held_tokens, len(prompt), self.llm.n_batch) if self.reuse_cache else 0
+        held = held_prefix(self.llm.input_ids[: self.llm.n_tokens], prompt)
+        stats.held_tokens = min(held, len(prompt) - 1)
+        starts = chunk_starts(prompt, self._opener, self.llm.n_batch)
+        kept = reusable_prefix(starts, min(held, self._chunked), len(prompt)) if self.reuse_cache else 0
         self._keep_cached(kept)
         stats.prefill_tokens = len(prompt) - kept
         if self.on_generation is not None:
@@ -300,9 +306,14 @@ class EmbeddedBackend:
         if sampling.seed is not None:
             self.llm.set_seed(sampling.seed)
         started = time.perf_counter()
+        # Every chunk but the last, one llama_decode each; generate() evaluates the last one.
+        for begin, end in itertools.pairwise([start for start in starts if start >= kept]):
+            self.llm.eval(prompt[begin:end])
+            self._chunked = end
         first = True
         for token in self.llm.generate(prompt, reset=True, **settings):
             if first:
+                self._chunked = len(prompt)
                 stats.prefill_s = time.perf_counter() - started
                 started, first = time.perf_counter(), False
             stats.generated_tokens += 1
@@ -310,9 +321,10 @@ class EmbeddedBackend:
             stats.decode_s = time.perf_counter() - started
 
     def _keep_cached(self, tokens: int) -> None:
-        """Cut the cache back to its first `tokens` tokens, so generate() evaluates from there."""
+        """Cut the cache back to its first `tokens` tokens, so evaluation resumes there."""
         if tokens < self.llm.n_tokens:
             parallel.drop_tail(self.llm, tokens)
+        self._chunked = min(self._chunked, tokens)
 
     def _special(self, text: str) -> list[int]:
         return list(self.llm.tokenize(text.encode(), add_bos=False, special=True))

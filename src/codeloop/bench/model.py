@@ -4,7 +4,7 @@ All three measurements run in one process, on one model file, one after the othe
 1. decode tokens/s of codeloop's EmbeddedBackend vs llama-cpp-python's own create_completion,
    same prompt and sampling, alternated over several rounds (median reported);
 2. prompt tokens evaluated per loop iteration of the 50-primes request, with and without reuse,
-   and what reuse of the whole held prefix (not cut back to an n_batch boundary) would evaluate;
+   and what reusing all the cache held would evaluate (not cut back to a chunk it computed whole);
 3. that request's wall time split into model time, code execution time and the rest (overhead).
 """
 
@@ -239,7 +239,7 @@ def _print(results: dict[str, Any]) -> None:
         "iteration",
         "prompt tokens",
         "prefilled with reuse",
-        "with unaligned reuse",
+        "reusing all it held",
         "prefilled without",
         "prefill s (with / without)",
     ):
