@@ -1,4 +1,4 @@
-"""The backend seam: a model that streams text for a chat, and counts tokens."""
+"""The backend seam: a model that streams text for a chat, and counts tokens; some also sample many."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Literal, Protocol, runtime_checkable
 from codeloop.logprobs import TokenLogprob
 
 Role = Literal["system", "user", "assistant", "tool"]
+FinishReason = Literal["STOP", "MAX_TOKENS"]
 
 _WORDS_AND_MARKS = re.compile(r"\w+|[^\w\s]")
 
@@ -54,9 +55,18 @@ class Chunk:
     """A piece of generated text; the last one of a stream may say why it ended."""
 
     text: str
-    finish_reason: Literal["STOP", "MAX_TOKENS"] | None = None
+    finish_reason: FinishReason | None = None
     # The tokens that made `text`, when the chat's sampling asked for log-probabilities.
     logprobs: tuple[TokenLogprob, ...] = ()
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One of several continuations of a chat: its whole text, why it ended, and what it cost."""
+
+    text: str
+    finish_reason: FinishReason
+    tokens: int
 
 
 @dataclass(frozen=True)
@@ -83,25 +93,18 @@ class Backend(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class Sample:
-    """One of several continuations of a chat (its prefix not included)."""
-
-    text: str
-    finish_reason: Literal["STOP", "MAX_TOKENS"]
-    tokens: int
-
-
 @runtime_checkable
 class ParallelSampling(Protocol):
-    """A backend that can write several continuations of one chat at once."""
+    """A backend that writes several continuations of one chat at once, cheaper than one by one."""
 
     async def sample_many(
         self, chat: Chat, n: int, temperature: float, until: Callable[[str], bool]
     ) -> list[Sample]:
-        """`n` continuations: the first follows the chat's sampling (greedy at temperature 0), the
-        others sample at `temperature` with seeds derived from the chat's. Each ends at its own
-        end of turn, token budget, or once `until(text so far)` holds."""
+        """`n` continuations of `chat`. The first follows the chat's sampling, so at temperature 0 it
+        is what stream() would write; the others sample at `temperature`, each with a seed derived
+        from the chat's, so a seeded call is reproducible. Each ends on its own: when `until` holds
+        for its text so far (which then ends with the token that made it hold), at the end of the
+        turn (STOP), or at the chat's token budget (MAX_TOKENS)."""
         ...
 
 

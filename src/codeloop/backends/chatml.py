@@ -15,6 +15,8 @@ from typing import Literal
 from codeloop.backends.base import Message
 
 END_OF_TURN = "<|im_end|>"
+# Opens the assistant's turn: a prompt ends with it, and the model's text follows it.
+ASSISTANT_OPENER = "<|im_start|>assistant\n"
 DEFAULT_SYSTEM = "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."
 
 ResultStyle = Literal["tool", "output"]
@@ -51,12 +53,12 @@ def render(messages: Iterable[Message], results: ResultStyle = "tool", prefix: s
                 out.append(f"{END_OF_TURN}\n")
                 open_turn = False
             if message.role == "assistant" and following == "tool" and results == "output":
-                out.append(f"<|im_start|>assistant\n{message.content}")
+                out.append(f"{ASSISTANT_OPENER}{message.content}")
                 open_turn = True
             else:
                 out.append(_turn(message.role, message.content))
     if not open_turn:
-        out.append("<|im_start|>assistant\n")
+        out.append(ASSISTANT_OPENER)
     out.append(prefix)
     return "".join(out)
 

@@ -297,8 +297,9 @@ class _Run:
         """Several programs written at once, each run in a fresh interpreter; the one whose answer
         most of them share is the model's reply, its interpreter the request's from then on."""
         assert isinstance(self.backend, ParallelSampling)
+        prefix = chat.prefix
         samples = await self.backend.sample_many(
-            chat, self.policy.votes, self.policy.vote_temperature, _closes_a_block
+            chat, self.policy.votes, self.policy.vote_temperature, lambda text: _closes_a_block(prefix + text)
         )
         replies = [_read(chat.prefix + sample.text, sample.finish_reason) for sample in samples]
         self.tally.candidates += sum(sample.tokens for sample in samples)

@@ -109,7 +109,7 @@ def test_block_limit_stops_running_code() -> None:
 class StubbornBackend(ScriptedBackend):
     """Writes a new block every turn, however many have run."""
 
-    def reply(self, chat):
+    def reply(self, chat, variant=0):
         turns = sum(message.role == "tool" for message in chat.messages)
         return f"Once more.\n```python\nprint({turns})\n```\n"
 
@@ -190,7 +190,7 @@ def test_closing_the_loop_early_closes_the_session() -> None:
 class RepeatingBackend(ScriptedBackend):
     """Writes the same block again and again, as small models sometimes do."""
 
-    def reply(self, chat):
+    def reply(self, chat, variant=0):
         return "```python\nprint(1)\n```\n"
 
 
@@ -255,7 +255,7 @@ class PrefillingBackend(ScriptedBackend):
     def __init__(self) -> None:
         self.chats: list = []
 
-    def reply(self, chat):
+    def reply(self, chat, variant=0):
         self.chats.append(chat)
         if not any(m.role == "tool" for m in chat.messages):
             return "print(factorial(17))\n```\n" if chat.prefix else "17! is about 3.5e14.\n"
@@ -316,10 +316,10 @@ class VotingBackend(PrefillingBackend):
     async def sample_many(self, chat, n, temperature, until):
         self.asked.append((n, temperature))
         texts = [f"{code}```\n" for code in self.programs[:n]]
-        assert all(until(chat.prefix + text) for text in texts)
+        assert all(until(text) for text in texts)
         return [Sample(text, "STOP", 10) for text in texts]
 
-    def reply(self, chat):
+    def reply(self, chat, variant=0):
         self.chats.append(chat)
         return "The answer is 5117."
 
