@@ -3,7 +3,9 @@ Content-Security-Policy, the page has no inline script, and only the package's o
 
 from __future__ import annotations
 
+import fnmatch
 import re
+import tomllib
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
@@ -132,3 +134,15 @@ def test_the_page_needs_no_key_but_the_api_does(keyed_server: LiveServer) -> Non
 def test_config_says_no_key_is_needed_without_keys(live_server: LiveServer) -> None:
     response = httpx.get(f"{live_server.url}/playground/config.json")
     assert response.json() == {"keysRequired": False}
+
+
+def test_the_package_data_globs_cover_every_file() -> None:
+    """A wheel carries the playground only as far as pyproject's package-data reaches."""
+    pyproject = tomllib.loads((PLAYGROUND.parents[3] / "pyproject.toml").read_text())
+    globs = pyproject["tool"]["setuptools"]["package-data"]["codeloop.server"]
+    server = PLAYGROUND.parent
+    for path in PLAYGROUND.rglob("*"):
+        if path.is_file():
+            name = path.relative_to(server).as_posix()
+            depth = name.count("/")
+            assert any(fnmatch.fnmatch(name, glob) and glob.count("/") == depth for glob in globs), name
