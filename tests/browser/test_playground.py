@@ -77,6 +77,36 @@ def test_lines_show_before_the_block_ends(page: Page) -> None:
     expect(output).to_have_text("first line\nsecond line\n")
 
 
+def test_live_chunks_append_to_their_block_until_the_result_replaces_them(page: Page) -> None:
+    """The live-output contract, fed to the page's own renderer: chunks whose codeExecutionResult has no
+    outcome append to the block with their id; the complete result replaces them."""
+    page.evaluate(
+        """async () => {
+            const { ModelTurn } = await import("./js/render.js");
+            const turn = new ModelTurn(document.getElementById("conversation"), null);
+            turn.addCode({ id: "first", language: "PYTHON", code: "print(1)" });
+            turn.addCode({ id: "second", language: "PYTHON", code: "print(2)" });
+            turn.addResult({ id: "first", output: "one\\n" });
+            turn.addResult({ id: "second", output: "<b>two</b>\\n" });
+            turn.addResult({ id: "first", output: "uno\\n" });
+            window.liveTurn = turn;
+        }"""
+    )
+    results = page.locator(".result")
+    expect(results.nth(0).locator(".output")).to_have_text("one\nuno\n")
+    expect(results.nth(1).locator(".output")).to_have_text("<b>two</b>\n")
+    assert page.locator(".result[data-outcome]").count() == 0
+    page.evaluate(
+        """() => window.liveTurn.addResult(
+            { id: "first", outcome: "OUTCOME_OK", output: "one\\nuno\\ndone\\n" },
+            { executionStats: { cpuMs: 12, wallMs: 30, peakMemoryBytes: 50 * 2 ** 20 } })"""
+    )
+    expect(results.nth(0).locator(".output")).to_have_text("one\nuno\ndone\n")
+    status = results.nth(0).locator(".result-status")
+    expect(status).to_have_text("ok · CPU 12 ms · wall 30 ms · memory 50.0 MiB")
+    expect(results.nth(1)).not_to_have_attribute("data-outcome", "OUTCOME_OK")
+
+
 def test_a_figure_appears(page: Page) -> None:
     code = "import matplotlib.pyplot as plt\nplt.plot([1, 4, 9, 16])\nplt.title('squares')\nplt.show()"
     turn = ask(page, block(code))
@@ -150,7 +180,9 @@ def test_a_hostile_reply_and_output_stay_inert(page: Page) -> None:
 @pytest.fixture(scope="module")
 def keyed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     data_dir = tmp_path_factory.mktemp("data")
-    with serving(Settings(model="scripted", api_keys=API_KEY, data_dir=data_dir)) as live:
+    # Generated files over 64 KiB come back as Files API links, fetched with the key.
+    settings = Settings(model="scripted", api_keys=API_KEY, inline_file_bytes=1 << 16, data_dir=data_dir)
+    with serving(settings) as live:
         yield live
 
 
@@ -179,6 +211,27 @@ def test_an_api_key_is_required_and_used(browser: Browser, keyed_server: LiveSer
     # kept in the tab, not across the browser
     assert page.evaluate("sessionStorage.getItem('codeloop.apiKey')") == API_KEY
     assert page.evaluate("localStorage.length") == 0
+    context.close()
+
+
+def test_a_large_generated_file_downloads_from_the_files_api(
+    browser: Browser, keyed_server: LiveServer, tmp_path: Path
+) -> None:
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(keyed_server.url)
+    page.fill("#api-key", API_KEY)
+    page.dispatch_event("#api-key", "change")
+    expect(page.locator("#model")).to_have_value("scripted")
+    code = "with open('big.csv', 'w') as out:\n    out.write('n\\n' + '\\n'.join(map(str, range(50_000))))"
+    turn = ask(page, block(code))
+    button = turn.locator(".generated-file button.download")
+    expect(button).to_contain_text("big.csv")
+    with page.expect_download() as download:
+        button.click()
+    saved = tmp_path / "big.csv"
+    download.value.save_as(saved)
+    assert saved.read_text() == "n\n" + "\n".join(map(str, range(50_000)))
     context.close()
 
 
