@@ -44,11 +44,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 
 @pytest.fixture
 def page(browser: Browser, server: LiveServer) -> Iterator[Page]:
-    """The playground, loaded and ready, in a fresh context; JavaScript errors fail the test."""
+    """The playground, loaded and ready, in a fresh context; JavaScript errors fail the test, and so do
+    console errors (a Content-Security-Policy violation is one)."""
     context = browser.new_context(viewport={"width": 1100, "height": 760})
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
     page.goto(server.url)
     page.wait_for_selector("body[data-ready=true]")
     yield page
