@@ -107,6 +107,21 @@ def test_live_chunks_append_to_their_block_until_the_result_replaces_them(page: 
     expect(results.nth(1)).not_to_have_attribute("data-outcome", "OUTCOME_OK")
 
 
+def test_stop_ends_a_turn_while_its_code_runs(page: Page) -> None:
+    page.fill("#prompt", block("import time\ntime.sleep(12)\nprint('too late')"))
+    page.click("#send")
+    expect(page.locator(".result-status")).to_have_text("running…")
+    page.click("#stop")
+    turn = page.locator("article.turn.model")
+    expect(turn).to_have_attribute("data-done", "true", timeout=3_000)
+    expect(turn.locator(".turn-footer")).to_have_text("Stopped.")
+    expect(turn.locator(".result-status")).to_have_text("stopped")
+    expect(page.locator("#send")).to_be_visible()
+    # the next question is answered as usual, without the stopped turn in its history
+    answered = ask(page, block("print('next')"))
+    expect(answered.locator(".result .output")).to_have_text("next\n")
+
+
 def test_a_figure_appears(page: Page) -> None:
     code = "import matplotlib.pyplot as plt\nplt.plot([1, 4, 9, 16])\nplt.title('squares')\nplt.show()"
     turn = ask(page, block(code))

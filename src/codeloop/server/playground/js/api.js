@@ -28,6 +28,7 @@ async function send(url, init) {
   try {
     response = await fetch(url, init);
   } catch (err) {
+    if (err.name === "AbortError") throw err;
     throw new ApiError({ error: { code: 0, message: `The server could not be reached: ${err.message}`, status: "UNAVAILABLE" } });
   }
   if (!response.ok) throw await errorOf(response);

@@ -16,6 +16,7 @@ const state = {
   session: null, // the kept session's id, once the server named one
   lastBody: null, // the last request sent, for "get code"
   busy: false,
+  stopping: null, // the AbortController of the request in flight
 };
 
 const api = new Api(() => $("api-key").value.trim());
@@ -99,7 +100,9 @@ async function send(event) {
     return;
   }
   state.busy = true;
-  $("send").disabled = true;
+  state.stopping = new AbortController();
+  $("send").hidden = true;
+  $("stop").hidden = false;
   notice(null);
   userTurn($("conversation"), text, files);
   const turn = new ModelTurn($("conversation"), api);
@@ -114,7 +117,7 @@ async function send(event) {
     attachments.clear();
     const { keepSession, liveOutput } = toggles();
     const session = keepSession ? state.session || "new" : null;
-    const response = await api.stream(model, body, { liveOutput, session });
+    const response = await api.stream(model, body, { liveOutput, session, signal: state.stopping.signal });
     if (keepSession) {
       state.session = response.headers.get("x-codeloop-session") || state.session;
       showSession();
@@ -134,11 +137,17 @@ async function send(event) {
     turn.finish(candidate, usage);
     state.contents.push(userContent, { role: "model", parts: mergeText(modelParts) });
   } catch (err) {
+    if (err.name === "AbortError" || (state.stopping && state.stopping.signal.aborted)) {
+      turn.stopped(); // the turn is left out of the history: the model did not finish it
+      return;
+    }
     turn.addError(err instanceof ApiError ? err : new ApiError({ error: { code: 0, message: String(err), status: "UNKNOWN" } }));
     if (err instanceof ApiError && (err.code === 401 || err.code === 403)) showKeyField();
   } finally {
     state.busy = false;
-    $("send").disabled = false;
+    state.stopping = null;
+    $("send").hidden = false;
+    $("stop").hidden = true;
     turn.node.dataset.done = "true";
   }
 }
@@ -206,6 +215,7 @@ async function start() {
   });
   attachments.acceptDrops($("chat"));
   $("new-chat").addEventListener("click", newChat);
+  $("stop").addEventListener("click", () => state.stopping && state.stopping.abort());
   $("get-code").addEventListener("click", () => {
     showCode("curl");
     $("code-dialog").showModal();

@@ -151,6 +151,13 @@ export class ModelTurn {
     this.scroll();
   }
 
+  stopped() {
+    for (const entry of this.blocks.values()) {
+      if (entry.result.classList.contains("pending")) entry.status.textContent = "stopped";
+    }
+    this.node.append(element("div", "turn-footer muted", "Stopped."));
+  }
+
   finish(candidate, usage) {
     for (const entry of this.blocks.values()) {
       if (entry.result.classList.contains("pending")) entry.status.textContent = "no result";
