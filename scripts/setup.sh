@@ -46,6 +46,8 @@ if (( want_tests )); then
   # The smaller model keeps most model tests quick; the default model has its own.
   .venv/bin/codeloop models pull qwen2.5-coder-0.5b
   command -v curl >/dev/null || apt_install curl
+  # tests/browser drive Debian's chromium through Playwright (the pip package's driver, no browser download).
+  command -v chromium >/dev/null || apt_install chromium
   command -v node >/dev/null && command -v npm >/dev/null || apt_install nodejs npm
   if [[ ! -d tests/node/node_modules || tests/node/package-lock.json -nt tests/node/node_modules ]]; then
     (cd tests/node && npm ci --no-audit --no-fund --loglevel=error)

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The test suite: the linters, mypy, then pytest with the arguments given (make test ARGS='...').
-# Two markers select by what a test needs beyond Python:
+# Three markers select by what a test needs beyond Python:
 #   -m "not e2e"           leaves out tests/e2e, which run the embedded model (slow on a small machine)
 #   -m "not node"          leaves out the Node SDK's tests (tests/integration/test_genai_node.py)
+#   -m "not browser"       leaves out tests/browser, the playground in headless Chromium
 #   -m "not e2e and not node"  both
 # pytest's exit code 5 (nothing collected) is a failure here: a suite that runs nothing proves nothing.
 set -uo pipefail

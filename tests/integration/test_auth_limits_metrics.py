@@ -89,14 +89,16 @@ def test_the_sdk_passes_with_a_key_and_fails_with_a_wrong_one(keyed_server, make
     assert denied.value.message == "API key not valid. Please pass a valid API key."
 
 
-def test_every_route_but_healthz_needs_a_key(keyed_server) -> None:
+def test_every_route_but_healthz_and_the_playground_page_needs_a_key(keyed_server) -> None:
     with keyed_server.client() as http:
         assert http.get("/healthz").status_code == 200
+        assert http.get("/playground/").status_code == 200
         for method, path in [
             ("POST", GENERATE),
             ("GET", "/v1beta/models"),
             ("GET", "/metrics"),
             ("GET", "/nope"),
+            ("POST", "/playground/config.json"),
         ]:
             missing = http.request(method, path, content=BODY)
             assert missing.status_code == 401, path

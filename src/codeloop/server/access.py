@@ -17,6 +17,7 @@ from codeloop.owners import ANONYMOUS, is_key, key_owner
 from codeloop.server.auth import MISSING_KEY, check_key, key_of
 from codeloop.server.handlers import error_response
 from codeloop.server.limits import ConcurrencyLimiter
+from codeloop.server.routes.playground import is_playground_path
 
 OPEN_PATHS = frozenset({"/healthz"})  # liveness probes carry no key
 UNLIMITED_PATHS = frozenset({"/healthz", "/metrics"})  # a scrape must not be refused for busy streams
@@ -35,7 +36,7 @@ class AccessMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
-        if scope["type"] != "http" or path in OPEN_PATHS:
+        if scope["type"] != "http" or path in OPEN_PATHS or _is_playground_page(scope):
             await self.app(scope, receive, send)
             return
         with ExitStack() as held:
@@ -82,6 +83,11 @@ def upload_owner_of(request: Request) -> str | None:
     """The owner, or None for a resumable upload's later request that carries no key."""
     owner: str | None = request.scope.get(OWNER_SCOPE_KEY)
     return owner
+
+
+def _is_playground_page(scope: Scope) -> bool:
+    """The playground's page and assets are fetched before anyone can type a key into it."""
+    return scope.get("method") in ("GET", "HEAD") and is_playground_path(scope.get("path", ""))
 
 
 def _is_upload_session(scope: Scope) -> bool:

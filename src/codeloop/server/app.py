@@ -20,7 +20,7 @@ from codeloop.server.body import BodyDeadlineMiddleware
 from codeloop.server.interactions.store import InteractionStore
 from codeloop.server.limits import ConcurrencyLimiter
 from codeloop.server.metrics import Metrics
-from codeloop.server.routes import files, generate, health, interactions, metrics, models
+from codeloop.server.routes import files, generate, health, interactions, metrics, models, playground
 from codeloop.server.runtime import ServerRuntime
 from codeloop.server.sessions import SessionStore
 from codeloop.server.telemetry import Telemetry, TelemetryMiddleware
@@ -91,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         generate.router,
         files.router,
         interactions.router,
+        playground.router,
     ]
     for router in routers:
         app.include_router(router)
