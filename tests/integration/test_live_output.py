@@ -334,11 +334,11 @@ def test_the_python_sdk_parses_every_chunk(gemini_client: genai.Client) -> None:
         (None, "b\n"),
         (types.Outcome.OUTCOME_OK, "a\nb\n"),
     ]
-    (code,) = [
+    (executable,) = [
         part.executable_code
         for chunk in chunks
         for part in chunk.candidates[0].content.parts
         if part.executable_code
     ]
-    assert code.id and {r.id for r in results} == {code.id}
+    assert executable.id and {r.id for r in results} == {executable.id}
     assert chunks[-1].candidates[0].finish_reason == types.FinishReason.STOP

@@ -209,7 +209,7 @@ class _Run:
             async for event in events:
                 yield event
 
-    async def _function_call(self, reply: _Reply, raw: str) -> AsyncIterator[Event]:
+    async def _function_call(self, reply: _Reply, raw: str) -> AsyncGenerator[Event, None]:
         assert self.conversation.functions is not None
         try:
             call = self.conversation.functions.check(raw)
@@ -227,7 +227,7 @@ class _Run:
         yield dataclasses.replace(call, id=self._new_id())
         yield self._finished(reply.finish)
 
-    async def _answer(self, reply: _Reply) -> AsyncIterator[Event]:
+    async def _answer(self, reply: _Reply) -> AsyncGenerator[Event, None]:
         if reply.finish == "STOP" and self.spent and find_code_blocks(reply.text):
             # Gemini's word for a tool loop cut short: the model still wanted code run.
             yield self._finished(
@@ -236,7 +236,7 @@ class _Run:
             return
         yield self._finished(reply.finish)
 
-    async def _repeated_block(self, reply: _Reply, code: str) -> AsyncIterator[Event]:
+    async def _repeated_block(self, reply: _Reply, code: str) -> AsyncGenerator[Event, None]:
         """Nothing for the client: running a block again would only repeat its output, so the model
         is told so (small models loop otherwise), and asked for its answer if the block ran well."""
         ok = self.ran[code]
@@ -247,7 +247,7 @@ class _Run:
         return
         yield  # a step like the others, which yield their events
 
-    async def _code_block(self, reply: _Reply, code: str) -> AsyncIterator[Event]:
+    async def _code_block(self, reply: _Reply, code: str) -> AsyncGenerator[Event, None]:
         block_id = self._new_id()
         yield CodeBlock(code, id=block_id)
         if self.live_output:
