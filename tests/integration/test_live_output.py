@@ -4,6 +4,7 @@ in chunks of their own, when the client asks; one that does not ask gets today's
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -14,7 +15,7 @@ import pytest
 from google import genai
 from google.genai import types
 
-from live import LiveServer
+from live import LiveServer, wait_until
 
 GEMINI = "/v1beta/models/scripted:streamGenerateContent"
 VERTEX = "/v1/projects/p/locations/us-central1/publishers/google/models/scripted:streamGenerateContent"
@@ -342,3 +343,33 @@ def test_the_python_sdk_parses_every_chunk(gemini_client: genai.Client) -> None:
     ]
     assert executable.id and {r.id for r in results} == {executable.id}
     assert chunks[-1].candidates[0].finish_reason == types.FinishReason.STOP
+
+
+def test_a_block_past_its_deadline_streams_until_then(live_server: LiveServer) -> None:
+    code = "import time\nprint('started', flush=True)\ntime.sleep(60)\n"
+    arrived, _ = stream(live_server, GEMINI, body(code), sse=True, headers=OPT_IN)
+    pieces, final_at, final, _ = pieces_and_result(arrived)
+    assert [text for _, text in pieces] == ["started\n"]
+    assert final_at - pieces[0][0] > 3, "the piece came only with the result"
+    assert final["outcome"] == "OUTCOME_DEADLINE_EXCEEDED"
+    assert final["output"].startswith("started\nExecution timed out after")
+
+
+def test_leaving_mid_block_ends_the_block_and_its_interpreter(live_server: LiveServer) -> None:
+    sandbox = live_server.app.state.runtime.sandbox
+    before = set(sandbox._sessions)
+    code = "import os, time\nprint(os.getpid(), flush=True)\ntime.sleep(60)\n"
+    with (
+        httpx.Client(base_url=live_server.url, timeout=30) as http,
+        http.stream("POST", f"{GEMINI}?alt=sse", json=body(code), headers=OPT_IN) as response,
+    ):
+        reader = SseReader()
+        lines = response.iter_bytes()  # kept referenced: a dropped iterator closes the response
+        piece = None
+        while piece is None:
+            piece = next((chunk for chunk in reader.feed(next(lines)) if is_piece(chunk)), None)
+        (session,) = set(sandbox._sessions) - before
+        pid = session.pid
+        assert pid is not None
+    assert wait_until(lambda: not set(sandbox._sessions) - before), "the session outlived its request"
+    assert wait_until(lambda: not os.path.exists(f"/proc/{pid}")), "the interpreter outlived its request"
