@@ -80,7 +80,9 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
                     ]
                 }
             },
-            "text/event-stream": {"schema": {"type": "string"}},
+            "text/event-stream": openapi.event_stream(
+                "A GenerateContentResponse, or an ErrorResponse, as JSON."
+            ),
         },
     },
     **openapi.error_responses(400, 404, 409, 413, 503),
