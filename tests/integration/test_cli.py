@@ -8,6 +8,7 @@ import pty
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -48,6 +49,29 @@ def test_exec_piped_prints_the_output_as_the_code_wrote_it() -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout == "out\nerr\n end "
     assert done.stderr == ""
+
+
+def test_exec_piped_writes_the_output_as_the_code_runs_and_nothing_twice() -> None:
+    code = (
+        "import os, time\nprint('first', flush=True)\ntime.sleep(2)\nos.write(1, b'last \\xe2\\x98')\n1 / 0\n"
+    )
+    with subprocess.Popen(
+        [CODELOOP, "exec"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+    ) as process:
+        assert process.stdin is not None and process.stdout is not None
+        process.stdin.write(code.encode())
+        process.stdin.close()
+        first = process.stdout.readline()
+        first_at = time.monotonic()
+        second = process.stdout.readline()  # written two seconds later
+        second_at = time.monotonic()
+        rest = second + process.stdout.read()
+        process.wait(timeout=60)
+    assert second_at - first_at > 1.0, "the first line came only when the code ended"
+    assert first == b"first\n"
+    assert rest.startswith("last \ufffd\nTraceback (most recent call last):\n".encode())
+    assert rest.endswith(b"ZeroDivisionError: division by zero\n") and rest.count(b"last \xef") == 1
+    assert process.returncode == 1
 
 
 def test_exec_piped_failure_is_the_exit_status_and_the_traceback_as_is(tmp_path: Path) -> None:

@@ -74,3 +74,35 @@ def test_interactions_keep_the_conversations_interpreter(live_server, node: str)
     assert seen["streamedResult"] == "43\n"
     assert seen["gotStatus"] == "completed"
     assert seen["deleted"] == 404
+
+
+@pytest.mark.parametrize("mode", ["developer", "vertex-express"])
+def test_live_output_streams_through_the_sdk(live_server, node: str, mode: str) -> None:
+    done = subprocess.run(
+        [node, "live_output.mjs", live_server.url, mode],
+        cwd=NODE_DIR,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    chunks = json.loads(done.stdout)
+    (code_id,) = [
+        part["executableCode"]["id"]
+        for chunk in chunks
+        for part in chunk["parts"]
+        if "executableCode" in part
+    ]
+    results = [
+        (chunk["at"], part["codeExecutionResult"])
+        for chunk in chunks
+        for part in chunk["parts"]
+        if "codeExecutionResult" in part
+    ]
+    assert [result for _, result in results] == [
+        {"id": code_id, "output": "a\n"},
+        {"id": code_id, "output": "b\n"},
+        {"id": code_id, "outcome": "OUTCOME_OK", "output": "a\nb\n"},
+    ]
+    assert results[2][0] - results[0][0] > 500, "the first line came only with the result"
+    assert chunks[-1]["finishReason"] == "STOP"

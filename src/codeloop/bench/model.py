@@ -22,6 +22,7 @@ from codeloop.backends.base import Chat, Message, Sampling
 from codeloop.backends.catalog import EMBEDDED_MODELS
 from codeloop.backends.registry import ALIASES
 from codeloop.sandbox.base import Sandbox, SessionCounts, SessionMemory
+from codeloop.sandbox.output import Listener
 
 if TYPE_CHECKING:
     from codeloop.backends.embedded import GenerationStats
@@ -206,10 +207,10 @@ class _TimedSession:
         self._sandbox = sandbox
         self._session = session
 
-    async def run(self, code: str, timeout_s: float | None = None) -> Any:
+    async def run(self, code: str, timeout_s: float | None = None, on_output: Listener | None = None) -> Any:
         started = time.perf_counter()
         try:
-            return await self._session.run(code, timeout_s)
+            return await self._session.run(code, timeout_s, on_output)
         finally:
             self._sandbox.run_s += time.perf_counter() - started
 

@@ -18,16 +18,18 @@ from codeloop.execution import Execution, NamedFile, Outcome
 from codeloop.fences import Call, Code, FenceSplitter, Text, call_block, fence, find_code_blocks
 from codeloop.logprobs import TokenLogprob
 from codeloop.loop import prompts
-from codeloop.loop.events import CodeBlock, CodeResult, Event, Finished, TextDelta, Usage
+from codeloop.loop.events import CodeBlock, CodeResult, Event, Finished, OutputPiece, TextDelta, Usage
 from codeloop.loop.functions import BadCall, Functions
 from codeloop.loop.grounding import Grounding
 from codeloop.loop.inputs import FetchFile, InputFiles
 from codeloop.loop.limits import LoopLimits
+from codeloop.loop.live import LiveOutput
 from codeloop.loop.policy import AnswerPolicy
 from codeloop.loop.stops import StopScanner
 from codeloop.loop.triage import needs_code
 from codeloop.loop.voting import winner
 from codeloop.sandbox.base import Sandbox, Session
+from codeloop.sandbox.output import Listener
 
 
 @dataclass(frozen=True)
@@ -106,13 +108,14 @@ class Engine:
         self.policy = policy or AnswerPolicy()
 
     async def run(
-        self, conversation: Conversation, session: Session | None = None
+        self, conversation: Conversation, session: Session | None = None, live_output: bool = False
     ) -> AsyncGenerator[Event, None]:
         """Yield the trail as it happens; the last event is always Finished.
 
         Code runs in `session` when one is given (the caller keeps it, state and all), else in a
-        session of its own that ends with the run."""
-        run = _Run(self, conversation, session)
+        session of its own that ends with the run. With `live_output`, a running block's output
+        comes as OutputPiece events before its CodeResult."""
+        run = _Run(self, conversation, session, live_output)
         try:
             while True:
                 async with contextlib.aclosing(run.turn()) as events:
@@ -131,7 +134,9 @@ class _Run:
     block, a code block or the final answer. A step yields its events; one that ends the run yields
     Finished last."""
 
-    def __init__(self, engine: Engine, conversation: Conversation, session: Session | None) -> None:
+    def __init__(
+        self, engine: Engine, conversation: Conversation, session: Session | None, live_output: bool = False
+    ) -> None:
         self.backend = engine.backend
         self.sandbox = engine.sandbox
         self.limits = engine.limits
@@ -140,6 +145,7 @@ class _Run:
         self.messages = list(conversation.messages)
         self.tally = _Tally(prompt=sum(self.backend.count_tokens(m.content) for m in self.messages))
         self.session = session
+        self.live_output = live_output
         self.opened: asyncio.Task[Session] | None = None
         self.spawned: Session | None = None  # a vote's winning interpreter, when not the first
         if session is None and conversation.code_execution:
@@ -199,10 +205,11 @@ class _Run:
             step = self._repeated_block(reply, reply.code)
         else:
             step = self._code_block(reply, reply.code)
-        async for event in step:
-            yield event
+        async with contextlib.aclosing(step) as events:  # closed at once: a running block ends with it
+            async for event in events:
+                yield event
 
-    async def _function_call(self, reply: _Reply, raw: str) -> AsyncIterator[Event]:
+    async def _function_call(self, reply: _Reply, raw: str) -> AsyncGenerator[Event, None]:
         assert self.conversation.functions is not None
         try:
             call = self.conversation.functions.check(raw)
@@ -220,7 +227,7 @@ class _Run:
         yield dataclasses.replace(call, id=self._new_id())
         yield self._finished(reply.finish)
 
-    async def _answer(self, reply: _Reply) -> AsyncIterator[Event]:
+    async def _answer(self, reply: _Reply) -> AsyncGenerator[Event, None]:
         if reply.finish == "STOP" and self.spent and find_code_blocks(reply.text):
             # Gemini's word for a tool loop cut short: the model still wanted code run.
             yield self._finished(
@@ -229,7 +236,7 @@ class _Run:
             return
         yield self._finished(reply.finish)
 
-    async def _repeated_block(self, reply: _Reply, code: str) -> AsyncIterator[Event]:
+    async def _repeated_block(self, reply: _Reply, code: str) -> AsyncGenerator[Event, None]:
         """Nothing for the client: running a block again would only repeat its output, so the model
         is told so (small models loop otherwise), and asked for its answer if the block ran well."""
         ok = self.ran[code]
@@ -240,17 +247,31 @@ class _Run:
         return
         yield  # a step like the others, which yield their events
 
-    async def _code_block(self, reply: _Reply, code: str) -> AsyncIterator[Event]:
+    async def _code_block(self, reply: _Reply, code: str) -> AsyncGenerator[Event, None]:
         block_id = self._new_id()
         yield CodeBlock(code, id=block_id)
-        try:
-            session = await self._session()
-            execution = await session.run(code, self.limits.timeout_s)
-        except StagingFailed as exc:
-            # Staged again before the next block, into the interpreter that replaces this one.
-            execution = _not_run(exc)
+        if self.live_output:
+            live = LiveOutput()
+            running = asyncio.ensure_future(self._execute(code, live.feed))
+            running.add_done_callback(lambda _: live.close())
+            try:
+                async for text in live.pieces():
+                    yield OutputPiece(text, id=block_id)
+                execution = await running
+            finally:
+                await _cancel(running)  # the client went away mid-block: the run ends with it
+        else:
+            execution = await self._execute(code)
         async for event in self._ran(reply, code, execution, block_id):
             yield event
+
+    async def _execute(self, code: str, on_output: Listener | None = None) -> Execution:
+        try:
+            session = await self._session()
+            return await session.run(code, self.limits.timeout_s, on_output)
+        except StagingFailed as exc:
+            # Staged again before the next block, into the interpreter that replaces this one.
+            return _not_run(exc)
 
     async def _ran(
         self, reply: _Reply, code: str, execution: Execution, block_id: str
@@ -463,6 +484,13 @@ def _read(text: str, finish: str) -> _Reply:
         if isinstance(piece, Text):
             reply.text += piece.text
     return reply
+
+
+async def _cancel(task: asyncio.Future[Execution]) -> None:
+    if not task.done():
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 async def _close_quietly(session: Session) -> None:

@@ -1,4 +1,5 @@
-"""What the loop reports as it runs: text as it is generated, each code block, each result, the end."""
+"""What the loop reports as it runs: text as it is generated, each code block, its output as it runs
+(if asked for), each result, the end."""
 
 from __future__ import annotations
 
@@ -19,6 +20,15 @@ class CodeBlock:
     code: str
     language: str = "PYTHON"
     id: str | None = None  # unique within the run; the block's result carries the same
+
+
+@dataclass(frozen=True)
+class OutputPiece:
+    """What a running block printed since its last piece (stdout and stderr in the order printed),
+    where the run was asked for live output; its CodeResult still follows, whole."""
+
+    text: str
+    id: str | None = None  # the id of the CodeBlock that is running
 
 
 @dataclass(frozen=True)
@@ -56,4 +66,4 @@ class Finished:
     logprobs: tuple[TokenLogprob, ...] | None = None
 
 
-Event = TextDelta | CodeBlock | CodeResult | FunctionCall | Finished
+Event = TextDelta | CodeBlock | OutputPiece | CodeResult | FunctionCall | Finished

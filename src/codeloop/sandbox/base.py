@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from codeloop.execution import Execution
+from codeloop.sandbox.output import Listener
 
 
 @dataclass(frozen=True)
@@ -28,8 +29,13 @@ class SessionMemory:
 class Session(Protocol):
     """One persistent interpreter: variables and files survive from one block to the next."""
 
-    async def run(self, code: str, timeout_s: float | None = None) -> Execution:
-        """Run one block. User failures are outcomes; only a broken sandbox raises SandboxFailure."""
+    async def run(
+        self, code: str, timeout_s: float | None = None, on_output: Listener | None = None
+    ) -> Execution:
+        """Run one block. User failures are outcomes; only a broken sandbox raises SandboxFailure.
+
+        `on_output` is told the block's stdout and stderr, as bytes in the order printed, as they
+        arrive; together no more than the output limit keeps."""
         ...
 
     async def put_file(self, name: str, data: bytes) -> None:

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 from codeloop.errors import StagingFailed
 from codeloop.execution import Execution, Outcome
 from codeloop.sandbox import replies
-from codeloop.sandbox.output import Output
+from codeloop.sandbox.output import Listener, Output
 from codeloop.sandbox.protocol import InvalidMessage, ProtocolError, encode
 
 # Results carrying more base64 than this are decoded in a thread.
@@ -40,16 +40,25 @@ class Interpreter(Protocol):
         ...
 
 
-async def run_block(interpreter: Interpreter, code: str, timeout_s: float, output_bytes: int) -> Execution:
+async def run_block(
+    interpreter: Interpreter,
+    code: str,
+    timeout_s: float,
+    output_bytes: int,
+    on_output: Listener | None = None,
+) -> Execution:
     """The block's Execution. After a deadline, a crash or a reply that cannot be believed, the
-    interpreter is dead and its state lost."""
+    interpreter is dead and its state lost. `on_output` hears the output as the block prints it.
+
+    Live output is the pipe's bytes and nothing else: it passes no message of the interpreter's,
+    so a hostile block can print what it likes but never forge a result."""
     request_id = replies.new_id()
     try:
         request = encode({"type": "run", "id": request_id, "code": code, "output_bytes": output_bytes})
     except ProtocolError as exc:
         return Execution(Outcome.OUTCOME_FAILED, f"The code block was not run: {exc}.\n")
     output = interpreter.output
-    output.start(output_bytes)
+    output.start(output_bytes, on_output)
     try:
         async with asyncio.timeout(timeout_s):
             reply = await interpreter.request(request, "result")

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from codeloop.errors import SandboxFailure
 from codeloop.execution import Execution
 from codeloop.sandbox.blocks import run_block
-from codeloop.sandbox.output import Output, signal_name
+from codeloop.sandbox.output import Listener, Output, signal_name
 from codeloop.sandbox.protocol import ProtocolError, read_message_async
 
 __all__ = ["Exit", "IsolationRefused", "Lifeline", "ProcessHandle"]
@@ -117,8 +117,10 @@ class ProcessHandle:
             raise
         self.output.stop()
 
-    async def run(self, code: str, timeout_s: float, output_bytes: int) -> Execution:
-        return await run_block(self, code, timeout_s, output_bytes)
+    async def run(
+        self, code: str, timeout_s: float, output_bytes: int, on_output: Listener | None = None
+    ) -> Execution:
+        return await run_block(self, code, timeout_s, output_bytes, on_output)
 
     async def request(self, frame: bytes, kind: str) -> dict[str, Any]:
         """Send one request; its reply, or ProtocolError if the interpreter dies or garbles it first."""

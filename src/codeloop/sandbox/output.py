@@ -5,8 +5,12 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from collections.abc import Callable
 
-__all__ = ["Output", "join", "signal_name"]
+__all__ = ["Listener", "Output", "join", "signal_name"]
+
+# Told each piece of a block's output as it is read, within the block's limit: live output.
+Listener = Callable[[bytes], None]
 
 _READ_CHUNK = 1 << 16
 # A drain reads what is already in the pipe: one pipe buffer, plus slack for busy writers.
@@ -30,18 +34,22 @@ class Output:
         self._kept = bytearray()
         self._dropped = 0
         self._limit = limit
+        self._listener: Listener | None = None
         self._resume()
 
-    def start(self, limit: int) -> None:
-        """A new block: drop what came between blocks, read until stop()."""
+    def start(self, limit: int, listener: Listener | None = None) -> None:
+        """A new block: drop what came between blocks, read until stop(), telling `listener` each
+        piece kept as it arrives."""
         self.drain()
         self._kept, self._dropped, self._limit = bytearray(), 0, limit
+        self._listener = listener
         self._resume()
 
     def stop(self) -> None:
         """Take in what is already in the pipe (all the child wrote before it answered), then pause."""
         self.drain()
         self._pause()
+        self._listener = None
 
     def drain(self) -> None:
         for _ in range(_DRAIN_LIMIT // _READ_CHUNK):
@@ -78,8 +86,11 @@ class Output:
             self.close()
             return False
         room = max(self._limit - len(self._kept), 0)
-        self._kept += data[:room]
-        self._dropped += max(len(data) - room, 0)
+        kept = data[:room]
+        self._kept += kept
+        self._dropped += len(data) - len(kept)
+        if kept and self._listener is not None:
+            self._listener(kept)
         return True
 
     def _resume(self) -> None:

@@ -12,6 +12,7 @@ from codeloop.errors import SandboxFailure
 from codeloop.execution import Execution
 from codeloop.sandbox.blocks import put_file
 from codeloop.sandbox.handle import ProcessHandle
+from codeloop.sandbox.output import Listener
 
 if TYPE_CHECKING:
     from codeloop.sandbox.shell import ShellSandbox
@@ -53,14 +54,16 @@ class ShellSession:
         async with self._lock:
             await self._ensure()
 
-    async def run(self, code: str, timeout_s: float | None = None) -> Execution:
+    async def run(
+        self, code: str, timeout_s: float | None = None, on_output: Listener | None = None
+    ) -> Execution:
         limits = self._sandbox.limits
         timeout = limits.timeout_s if timeout_s is None else timeout_s
         async with self._lock:
             handle = await self._ensure()
             self.running = True
             try:
-                execution = await handle.run(code, timeout, limits.output_bytes)
+                execution = await handle.run(code, timeout, limits.output_bytes, on_output)
             finally:
                 self.running = False
                 self.last_used = time.monotonic()

@@ -107,6 +107,18 @@ def ref(name: str) -> dict[str, str]:
     return {"$ref": REF_PREFIX + name}
 
 
+def event_stream(data: str) -> dict[str, Any]:
+    """A text/event-stream media type: before OpenAPI 3.2 its schema is that of each event (what
+    schemathesis checks each event against), not of the stream as a string."""
+    return {
+        "schema": {
+            "type": "object",
+            "properties": {"event": {"type": "string"}, "data": {"type": "string", "description": data}},
+            "required": ["data"],
+        }
+    }
+
+
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """A route's `responses=`: Google's error body, as JSON whatever the route's own media type."""
     return {code: {"description": ERRORS[code], "content": _error_content()} for code in codes}

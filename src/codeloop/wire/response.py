@@ -14,7 +14,16 @@ from google.genai import types
 
 from codeloop.execution import BlockStats, Execution, NamedFile
 from codeloop.logprobs import Candidate, TokenLogprob
-from codeloop.loop.events import CodeBlock, CodeResult, Event, Finished, FunctionCall, TextDelta, Usage
+from codeloop.loop.events import (
+    CodeBlock,
+    CodeResult,
+    Event,
+    Finished,
+    FunctionCall,
+    OutputPiece,
+    TextDelta,
+    Usage,
+)
 
 
 @dataclass(frozen=True)
@@ -56,6 +65,9 @@ def parts_for(event: Returned, stats: bool = False) -> list[types.Part]:
     if isinstance(event, CodeBlock):
         code = types.ExecutableCode(id=event.id, language=types.Language.PYTHON, code=event.code)
         return [types.Part(executable_code=code)]
+    if isinstance(event, OutputPiece):
+        # A result without an outcome: live output of the block with that id, its result to follow.
+        return [types.Part(code_execution_result=types.CodeExecutionResult(id=event.id, output=event.text))]
     if isinstance(event, CodeResult):
         # A result no one placed (see server/generated_files.py) carries every file inline.
         event = ReturnedResult(event.execution, event.execution.files, id=event.id)

@@ -10,7 +10,7 @@ from codeloop.backends.scripted import ScriptedBackend
 from codeloop.errors import StagingFailed
 from codeloop.execution import Execution, NamedFile, Outcome
 from codeloop.loop.engine import Conversation, Engine
-from codeloop.loop.events import CodeBlock, CodeResult, Event, Finished, TextDelta
+from codeloop.loop.events import CodeBlock, CodeResult, Event, Finished, OutputPiece, TextDelta
 from codeloop.loop.limits import LoopLimits
 from codeloop.loop.policy import AnswerPolicy
 from codeloop.sandbox.base import SessionCounts, SessionMemory
@@ -23,7 +23,7 @@ class FakeSession:
     async def put_file(self, name: str, data: bytes) -> None:
         self.sandbox.files[name] = data
 
-    async def run(self, code: str, timeout_s: float | None = None) -> Execution:
+    async def run(self, code: str, timeout_s: float | None = None, on_output: object = None) -> Execution:
         self.sandbox.ran.append(code)
         if "fail" in code:
             return Execution(Outcome.OUTCOME_FAILED, "Traceback: failed\n")
@@ -263,7 +263,7 @@ class PrefillingBackend(ScriptedBackend):
 
 
 class PrintingSession(FakeSession):
-    async def run(self, code: str, timeout_s: float | None = None) -> Execution:
+    async def run(self, code: str, timeout_s: float | None = None, on_output: object = None) -> Execution:
         self.sandbox.ran.append(code)
         return Execution(Outcome.OUTCOME_OK, "355687428096000\n")
 
@@ -327,7 +327,7 @@ class VotingBackend(PrefillingBackend):
 class OutputSession(FakeSession):
     """Prints what the code says it prints: `print(N)` -> N; `fail` fails."""
 
-    async def run(self, code: str, timeout_s: float | None = None) -> Execution:
+    async def run(self, code: str, timeout_s: float | None = None, on_output: object = None) -> Execution:
         self.sandbox.ran.append(code)
         if "fail" in code:
             return Execution(Outcome.OUTCOME_FAILED, "Traceback\n")
@@ -373,3 +373,64 @@ def test_identical_programs_run_once() -> None:
     _, _, sandbox = run_vote(["print(2)\n", "print(2)\n", "print(3)\n"])
     assert sorted(sandbox.ran) == ["print(2)\n", "print(3)\n"]
     assert (sandbox.opened, sandbox.closed) == (2, 2)
+
+
+class TickingSession(FakeSession):
+    """Prints two lines while its block runs, then waits until released (forever, if never)."""
+
+    def __init__(self, sandbox: FakeSandbox, release: asyncio.Event) -> None:
+        super().__init__(sandbox)
+        self.release = release
+        self.cancelled = False
+
+    async def run(self, code: str, timeout_s: float | None = None, on_output: object = None) -> Execution:
+        try:
+            for line in (b"one\n", b"two\n"):
+                if callable(on_output):
+                    on_output(line)
+                await asyncio.sleep(0.1)
+            await self.release.wait()
+        except asyncio.CancelledError:
+            self.cancelled = True
+            raise
+        return Execution(Outcome.OUTCOME_OK, "one\ntwo\n")
+
+
+def live_events(live_output: bool) -> list[Event]:
+    async def collect() -> list[Event]:
+        release = asyncio.Event()
+        session = TickingSession(FakeSandbox(), release)
+        engine = Engine(ScriptedBackend(), session.sandbox)
+        conversation = Conversation.from_question("```python\nprint('one'); print('two')\n```")
+        asyncio.get_running_loop().call_later(0.5, release.set)
+        return [event async for event in engine.run(conversation, session, live_output=live_output)]
+
+    return asyncio.run(collect())
+
+
+def test_live_output_comes_as_pieces_of_the_running_block_before_its_result() -> None:
+    events = live_events(live_output=True)
+    pieces_then_result = ["OutputPiece", "OutputPiece", "CodeResult"]
+    assert kinds(events) == ["TextDelta", "CodeBlock", *pieces_then_result, "TextDelta", "Finished"]
+    block = next(e for e in events if isinstance(e, CodeBlock))
+    pieces = [e for e in events if isinstance(e, OutputPiece)]
+    assert [(p.text, p.id) for p in pieces] == [("one\n", block.id), ("two\n", block.id)]
+
+
+def test_without_live_output_there_are_no_pieces() -> None:
+    events = live_events(live_output=False)
+    assert kinds(events) == ["TextDelta", "CodeBlock", "CodeResult", "TextDelta", "Finished"]
+
+
+def test_closing_the_run_mid_block_cancels_the_block() -> None:
+    async def scenario() -> TickingSession:
+        session = TickingSession(FakeSandbox(), asyncio.Event())  # never released
+        engine = Engine(ScriptedBackend(), session.sandbox)
+        conversation = Conversation.from_question("```python\nprint('one')\n```")
+        async with contextlib.aclosing(engine.run(conversation, session, live_output=True)) as events:
+            async for event in events:
+                if isinstance(event, OutputPiece):
+                    break
+        return session
+
+    assert asyncio.run(scenario()).cancelled

@@ -88,7 +88,7 @@ class StagingSession:
     async def put_file(self, name: str, data: bytes) -> None:
         self.staged[name] = data
 
-    async def run(self, code: str, timeout_s: float | None = None) -> Execution:
+    async def run(self, code: str, timeout_s: float | None = None, on_output: object = None) -> Execution:
         self.ran.append((code, sorted(self.staged)))
         return Execution(Outcome.OUTCOME_OK, "ok\n")
 

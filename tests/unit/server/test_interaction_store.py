@@ -23,7 +23,7 @@ class FakeSession:
         self.sandbox = sandbox
         self.ran: list[str] = []
 
-    async def run(self, code: str, timeout_s: float | None = None) -> Execution:
+    async def run(self, code: str, timeout_s: float | None = None, on_output: object = None) -> Execution:
         self.ran.append(code)
         return Execution(Outcome.OUTCOME_OK, "")
 

@@ -8,7 +8,16 @@ from google.genai import types
 
 from codeloop.execution import Execution, NamedFile, Outcome
 from codeloop.logprobs import Candidate, TokenLogprob
-from codeloop.loop.events import CodeBlock, CodeResult, Event, Finished, FunctionCall, TextDelta, Usage
+from codeloop.loop.events import (
+    CodeBlock,
+    CodeResult,
+    Event,
+    Finished,
+    FunctionCall,
+    OutputPiece,
+    TextDelta,
+    Usage,
+)
 from codeloop.wire.response import LinkedFile, ResponseWriter, ReturnedResult
 from codeloop.wire.stream import json_array, sse
 
@@ -160,3 +169,21 @@ def test_json_array_stream_is_valid_json() -> None:
 def test_sse_stream() -> None:
     raw = asyncio.run(_frames(sse, [{"a": 1}, {"b": "é"}])).decode()
     assert raw == 'data: {"a":1}\r\n\r\ndata: {"b":"é"}\r\n\r\n'
+
+
+def test_live_output_is_a_result_part_without_an_outcome() -> None:
+    writer = ResponseWriter("scripted")
+    chunk = writer.render(writer.parts(OutputPiece('0\n\ndata: {"x": 1}\n]', id="b1")))
+    assert chunk["candidates"] == [
+        {
+            "content": {
+                "role": "model",
+                "parts": [{"codeExecutionResult": {"id": "b1", "output": '0\n\ndata: {"x": 1}\n]'}}],
+            },
+            "index": 0,
+        }
+    ]
+    assert chunk["modelVersion"] == "scripted" and chunk["responseId"] == writer.response_id
+    parsed = types.GenerateContentResponse.model_validate(chunk)
+    assert parsed.code_execution_result == '0\n\ndata: {"x": 1}\n]'
+    assert parsed.candidates[0].content.parts[0].code_execution_result.outcome is None

@@ -14,6 +14,7 @@ import asyncio
 from codeloop.errors import Aborted
 from codeloop.execution import Execution
 from codeloop.sandbox.base import Sandbox, Session
+from codeloop.sandbox.output import Listener
 
 
 class Thread:
@@ -63,8 +64,10 @@ class ThreadSession:
     def __init__(self, thread: Thread) -> None:
         self.thread = thread
 
-    async def run(self, code: str, timeout_s: float | None = None) -> Execution:
-        return await (await self.thread.session()).run(code, timeout_s)
+    async def run(
+        self, code: str, timeout_s: float | None = None, on_output: Listener | None = None
+    ) -> Execution:
+        return await (await self.thread.session()).run(code, timeout_s, on_output)
 
     async def put_file(self, name: str, data: bytes) -> None:
         await (await self.thread.session()).put_file(name, data)

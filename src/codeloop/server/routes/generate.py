@@ -19,7 +19,7 @@ from codeloop.loop import prompts
 from codeloop.loop.engine import Conversation
 from codeloop.loop.events import Finished, TextDelta
 from codeloop.loop.inputs import FetchedFile, FetchFile
-from codeloop.server import openapi, sessions
+from codeloop.server import live_output, openapi, sessions
 from codeloop.server.access import owner_of
 from codeloop.server.body import read_body
 from codeloop.server.generated_files import GeneratedFiles, InlineBudget, publisher
@@ -132,8 +132,9 @@ async def _generate(request: Request, model: str, stream: bool) -> Response:
     telemetry: Telemetry = request.app.state.telemetry
     lease = await _lease(request)
     headers = {sessions.HEADER: lease.id} if lease else None
+    live = stream and live_output.asked_for(request)
     events = files.returned(
-        telemetry.observe(model, engine.run(conversation, lease.session if lease else None))
+        telemetry.observe(model, engine.run(conversation, lease.session if lease else None, live))
     )
     if not stream:
         try:
@@ -166,7 +167,8 @@ async def _lease(request: Request) -> sessions.Lease | None:
 async def _chunks(
     events: AsyncGenerator[Returned, None], writer: ResponseWriter, lease: sessions.Lease | None
 ) -> AsyncIterator[dict[str, Any]]:
-    """One chunk per event: text as it comes, each code block and each result whole, then the finish.
+    """One chunk per event: text as it comes, each code block whole, its output as it runs (where live
+    output was asked for), each result whole, then the finish.
 
     The status line is already sent: a failure now ends the stream with an error chunk."""
     try:

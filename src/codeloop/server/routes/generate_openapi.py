@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import Path
 
-from codeloop.server import openapi, sessions
+from codeloop.server import live_output, openapi, sessions
 
 METHODS = ("generateContent", "streamGenerateContent", "countTokens")
 Method = Annotated[
@@ -20,6 +20,20 @@ PARAMETERS = [
         "in": "query",
         "description": "streamGenerateContent: sse for Server-Sent Events; otherwise a JSON array.",
         "schema": {"type": "string", "enum": ["json", "sse"]},
+    },
+    {
+        "name": live_output.PARAMETER,
+        "in": "query",
+        "description": "streamGenerateContent: true sends a running block's output as it is printed, each "
+        "piece a chunk whose one part is a codeExecutionResult with the block's id and no outcome; the "
+        "whole result still follows. Any other value, or none, is no. As the header of that name.",
+        "schema": {"type": "string"},
+    },
+    {
+        "name": live_output.HEADER,
+        "in": "header",
+        "description": f"true: as the {live_output.PARAMETER} query parameter.",
+        "schema": {"type": "string"},
     },
     {
         "name": sessions.HEADER,
@@ -66,7 +80,9 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
                     ]
                 }
             },
-            "text/event-stream": {"schema": {"type": "string"}},
+            "text/event-stream": openapi.event_stream(
+                "A GenerateContentResponse, or an ErrorResponse, as JSON."
+            ),
         },
     },
     **openapi.error_responses(400, 404, 409, 413, 503),

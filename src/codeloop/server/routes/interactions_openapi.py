@@ -36,7 +36,10 @@ CREATE_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "The interaction: completed (or requires_action, incomplete, failed); with "
         f"background=true at once, in_progress. With stream=true, {_EVENTS}",
-        "content": {**_INTERACTION, "text/event-stream": {"schema": {"type": "string"}}},
+        "content": {
+            **_INTERACTION,
+            "text/event-stream": openapi.event_stream("An interaction event as JSON."),
+        },
     },
     **openapi.error_responses(400, 404, 409, 413, 503),
 }
@@ -66,7 +69,10 @@ GET_PARAMETERS = [
 GET_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {
         "description": f"The interaction as it stands; with stream=true, {_EVENTS}",
-        "content": {**_INTERACTION, "text/event-stream": {"schema": {"type": "string"}}},
+        "content": {
+            **_INTERACTION,
+            "text/event-stream": openapi.event_stream("An interaction event as JSON."),
+        },
     },
     **openapi.error_responses(400, 404),
 }
