@@ -63,7 +63,6 @@ def test_an_answer_streams_with_its_code_result_and_stats(page: Page) -> None:
     assert turn.locator(".code-block code .hljs-keyword").count() > 0  # highlighted
 
 
-@pytest.mark.xfail(strict=True, reason="needs live output")
 def test_lines_show_before_the_block_ends(page: Page) -> None:
     code = 'import time\nprint("first line", flush=True)\ntime.sleep(4)\nprint("second line")'
     page.fill("#prompt", block(code))
