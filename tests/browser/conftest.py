@@ -20,13 +20,15 @@ def chromium_path() -> str:
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def playwright() -> Iterator[Playwright]:
+    # Module-scoped: the sync driver holds an event loop on this thread while it is open, so it must be
+    # closed before later tests call asyncio.run().
     with sync_playwright() as driver:
         yield driver
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(playwright: Playwright, chromium_path: str) -> Iterator[Browser]:
     # The system browser, never a downloaded one; root (as in CI) needs --no-sandbox.
     browser = playwright.chromium.launch(executable_path=chromium_path, args=["--no-sandbox"])
