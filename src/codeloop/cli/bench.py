@@ -10,6 +10,7 @@ from typing import Any
 SUITES = {
     "sandbox": "Sandbox start-up and round trips vs a subprocess per block and a Jupyter kernel.",
     "model": "Embedded model throughput vs raw llama-cpp-python; KV-cache reuse; loop overhead.",
+    "server": "Requests/s and p50/p99 latency of generateContent with one block, vs a bare FastAPI ceiling.",
     "flood": "Server memory and /healthz latency while hostile blocks flood it, vs benign blocks.",
 }
 

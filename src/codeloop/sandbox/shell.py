@@ -97,9 +97,25 @@ class ShellSandbox:
                 found[session] = used
         return found
 
+    def memory_may_pass_budget(self) -> bool:
+        """Whether the live sessions could use more than the budget together. Not while each has a
+        cgroup whose limits add up within it: then no block's end needs to read any session's memory."""
+        ceiling = 0
+        for session in self._sessions:
+            handle = session.handle
+            if handle is None or not handle.usable:
+                continue
+            if handle.memory_limit_bytes is None:  # counted by RSS, with no limit we know of
+                return True
+            ceiling += handle.memory_limit_bytes
+        return ceiling > self.memory_budget_mib << 20
+
     async def fit_memory(self) -> None:
         """While the live sessions together use more than the budget, reset idle ones, least recently
-        used first. Run when a block ends and on the reaper's tick: a few file reads per session."""
+        used first. Run when a block ends and on the reaper's tick: a few file reads per session,
+        none while they cannot pass the budget."""
+        if not self.memory_may_pass_budget():
+            return
         async with self._fitting:
             budget = self.memory_budget_mib
             usage = self._live_memory()
