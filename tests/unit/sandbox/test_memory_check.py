@@ -104,3 +104,33 @@ def _recorder(session: ShellSession, killed: list[int]) -> Any:
         killed.append(session.number)
 
     return reset
+
+
+def test_after_a_block_only_its_session_the_busy_and_the_unread_are_read_afresh() -> None:
+    handles = [Handle(10, limit_mib=None) for _ in range(4)]
+    sandbox, sessions = sandbox_with(100_000, *handles)
+    asyncio.run(fit(sandbox))  # the reaper's tick: everyone
+    assert [h.reads for h in handles] == [1, 1, 1, 1]
+    sessions[2].running = True
+    asyncio.run(sandbox.fit_memory(sessions[0]))
+    assert [h.reads for h in handles] == [2, 1, 2, 1]
+    newcomer = Handle(10, limit_mib=None)
+    sessions[3]._handle = newcomer  # type: ignore[assignment]  # restarted: its old reading is not its own
+    asyncio.run(sandbox.fit_memory(sessions[0]))
+    assert [h.reads for h in handles[:3]] == [3, 1, 3] and newcomer.reads == 1
+
+
+def test_no_session_is_reset_on_an_old_reading() -> None:
+    handles = [Handle(400, limit_mib=None), Handle(100, limit_mib=None)]
+    sandbox, sessions = sandbox_with(450, *handles)
+    sessions[0].last_used, sessions[1].last_used = 1.0, 2.0
+    killed: list[int] = []
+    for session in sessions:
+        session.reset = _recorder(session, killed)  # type: ignore[method-assign]
+    asyncio.run(fit(sandbox))
+    assert killed == [1]  # 500 MiB, over 450: the least recently used idle one is due
+    killed.clear()
+    handles[0].used = 50 * MIB  # it freed its memory since: only a fresh reading knows
+    asyncio.run(sandbox.fit_memory(sessions[1]))
+    assert killed == []
+    assert handles[0].reads == 2  # read afresh once its old reading said over
