@@ -5,7 +5,8 @@
 (c) codeloop: a fresh isolated session, ready with the same stack loaded, started on demand
     (no spare) and taken from the spare the sandbox keeps started (requests 100 ms apart);
 (d) codeloop: one block round trip in a warm session;
-plus the memory (PSS) of an idle session and throughput on all cores.
+plus the memory (PSS) of an idle session, throughput on all cores, and a burst: how long until every one
+of many sessions asked for at once has run its first block.
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--seconds", type=float, default=5.0, help="Duration of each throughput run (default 5)."
+    )
+    parser.add_argument(
+        "--burst", type=int, default=100, help="Sessions asked for at once in the burst (default 100)."
     )
     parser.add_argument("--no-jupyter", action="store_true", help="Skip (b).")
     parser.add_argument("--json", action="store_true", help="Print the figures as JSON, not a table.")
@@ -98,7 +102,7 @@ def _jupyter(rounds: int) -> float | None:
 async def _codeloop(args: argparse.Namespace) -> dict[str, Any]:
     from codeloop.sandbox import ForkSandbox, Limits, SandboxConfig
 
-    config = SandboxConfig(max_sessions=max(64, 4 * args.idle_sessions))
+    config = SandboxConfig(max_sessions=max(64, 4 * args.idle_sessions, args.burst + 1))
     out: dict[str, Any] = {}
     cold = ForkSandbox(Limits(), dataclasses.replace(config, spare_sessions=0))
     try:
@@ -133,6 +137,8 @@ async def _codeloop(args: argparse.Namespace) -> dict[str, Any]:
         cores = os.cpu_count() or 1
         out["warm_blocks_per_s"] = await _throughput(sandbox, cores, args.seconds, fresh_sessions=False)
         out["fresh_sessions_per_s"] = await _throughput(sandbox, cores, args.seconds, fresh_sessions=True)
+        out["burst_sessions"] = args.burst
+        out["burst_all_running_s"] = await _burst(sandbox, args.burst)
         return out
     finally:
         await sandbox.close()
@@ -193,6 +199,21 @@ async def _throughput(sandbox: Any, workers: int, seconds: float, fresh_sessions
     return round(done / (time.perf_counter() - started), 1)
 
 
+async def _burst(sandbox: Any, count: int) -> float:
+    """Seconds from asking for count sessions at once until each has run one block."""
+
+    async def one() -> Any:
+        session = await sandbox.open_session()
+        await session.run("pass")
+        return session
+
+    started = time.perf_counter()
+    sessions = await asyncio.gather(*(one() for _ in range(count)))
+    seconds = time.perf_counter() - started
+    await asyncio.gather(*(s.close() for s in sessions))
+    return round(seconds, 3)
+
+
 def _descendants(pid: int) -> list[int]:
     found, pending = [], [pid]
     while pending:
@@ -233,6 +254,11 @@ def _table(r: dict[str, Any]) -> str:
         (
             f"fresh sessions/s (open, 1 block, close), {r['cpus']} at once",
             f"{r['fresh_sessions_per_s']:.0f}",
+            "",
+        ),
+        (
+            f"a burst of {r['burst_sessions']} sessions asked for at once: all have run a block",
+            f"{r['burst_all_running_s']:.2f} s",
             "",
         ),
         ("zygote start (preload, once)", f"{r['zygote_start_ms']:.0f} ms", ""),

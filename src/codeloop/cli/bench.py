@@ -11,6 +11,7 @@ SUITES = {
     "sandbox": "Sandbox start-up and round trips vs a subprocess per block and a Jupyter kernel.",
     "model": "Embedded model throughput vs raw llama-cpp-python; KV-cache reuse; loop overhead.",
     "samples": "N programs of one chat decoded together in one context vs one after another.",
+    "server": "Requests/s and p50/p99 latency of generateContent with one block, vs a bare FastAPI ceiling.",
     "flood": "Server memory and /healthz latency while hostile blocks flood it, vs benign blocks.",
 }
 

@@ -8,7 +8,6 @@ import contextlib
 import os
 import select
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Protocol
 
 from codeloop.errors import SandboxFailure
@@ -22,6 +21,8 @@ __all__ = ["Exit", "IsolationRefused", "Lifeline", "ProcessHandle"]
 Streams = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 # What the kernel reports on a socket whose peer is gone; between blocks an interpreter sends nothing.
+# How long a dead interpreter's last reply gets to arrive before its channel is closed.
+_LAST_REPLY_S = 0.5
 _GONE = select.POLLIN | select.POLLHUP | select.POLLERR | getattr(select, "POLLRDHUP", 0)
 
 
@@ -72,6 +73,7 @@ class ProcessHandle:
         lifeline: Lifeline,
         memory_mib: int,
         memory_file: str | None = None,
+        memory_limit_bytes: int | None = None,
     ) -> None:
         self.pid = pid
         self._reader, self._writer = ctrl
@@ -79,7 +81,15 @@ class ProcessHandle:
         self.lifeline = lifeline
         self._memory_mib = memory_mib
         self._memory_file = memory_file  # the cgroup's usage, where the interpreter has one
+        # The most memory_bytes() can ever say: the cgroup's limit, where a cgroup counts its memory.
+        self.memory_limit_bytes = memory_limit_bytes if memory_file is not None else None
         self.killed = False
+        lifeline.exited.add_done_callback(self._on_exited)
+
+    def _on_exited(self, _: object) -> None:
+        """Once it is dead, a reply it wrote has a moment to arrive; then its channel ends, so that a read
+        waiting on it ends too, even where a fork of user code still holds the socket open."""
+        asyncio.get_running_loop().call_later(_LAST_REPLY_S, self._writer.transport.abort)
 
     @property
     def usable(self) -> bool:
@@ -126,17 +136,7 @@ class ProcessHandle:
         """Send one request; its reply, or ProtocolError if the interpreter dies or garbles it first."""
         self._writer.write(frame)
         await self._writer.drain()
-        read = asyncio.ensure_future(read_message_async(self._reader))
-        exited: asyncio.Future[Any] = self.lifeline.exited
-        try:
-            await asyncio.wait({read, exited}, return_when=asyncio.FIRST_COMPLETED)
-            if not read.done():
-                # Dead, yet a fork of user code may hold the socket open: don't wait long for EOF.
-                await asyncio.wait({read}, timeout=0.5)
-            reply = read.result() if read.done() else None
-        finally:
-            read.cancel()
-            await asyncio.gather(read, return_exceptions=True)
+        reply = await read_message_async(self._reader)  # ends when it dies: see _on_exited
         if reply is None:
             raise ProtocolError("the interpreter closed the channel")
         if reply.get("type") != kind:
@@ -183,8 +183,8 @@ class ProcessHandle:
         """Memory in use now: the cgroup's count where there is one, else the interpreter's RSS."""
         try:
             if self._memory_file is not None:
-                return int(Path(self._memory_file).read_text())
-            resident_pages = int(Path(f"/proc/{self.pid}/statm").read_text().split()[1])
+                return int(_read_small(self._memory_file))
+            resident_pages = int(_read_small(f"/proc/{self.pid}/statm").split()[1])
         except (OSError, ValueError, IndexError):
             return None
         return resident_pages * _PAGE_SIZE
@@ -194,3 +194,12 @@ class ProcessHandle:
         self.output.close()
         self._writer.transport.abort()
         self.lifeline.hang_up()
+
+
+def _read_small(path: str) -> bytes:
+    """A short kernel file in one read: no buffered text file to set up, as the reaper reads many."""
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        return os.read(fd, 256)
+    finally:
+        os.close(fd)

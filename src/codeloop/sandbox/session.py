@@ -70,8 +70,9 @@ class ShellSession:
             if self._closed:
                 raise SandboxFailure("the session was closed while running the block")
             note, self._note = self._note, ""
-        # Shielded: a request cancelled now must not leave another session half reset, its fds open.
-        await asyncio.shield(self._sandbox.fit_memory())
+        if self._sandbox.memory_may_pass_budget():
+            # Shielded: a request cancelled now must not leave another session half reset, its fds open.
+            await asyncio.shield(self._sandbox.fit_memory(self))
         return dataclasses.replace(execution, output=note + execution.output) if note else execution
 
     async def put_file(self, name: str, data: bytes) -> None:

@@ -74,6 +74,7 @@ class ShellSandbox:
         self._count = 0
         self._closed = False
         self.memory_budget_mib = self.config.sessions_memory_mib or machine_share_mib()
+        self._memory_seen: dict[ProcessHandle, int] = {}  # each live interpreter's last reading
         self._fitting = asyncio.Lock()
 
     def _make_launcher(self, python: str, root: str | os.PathLike[str] | None) -> Launcher:
@@ -88,21 +89,50 @@ class ShellSandbox:
         found = [SessionMemory(session.number, used) for session, used in self._live_memory().items()]
         return tuple(sorted(found, key=lambda m: m.session))
 
-    def _live_memory(self) -> dict[ShellSession, int]:
+    def _live_memory(self, finished: ShellSession | None = None) -> dict[ShellSession, int]:
+        """Each live session's memory, read afresh; or, after finished's block, afresh only for it, the
+        busy ones and those never read: an idle one's memory grows only by what its background threads
+        do, and the reaper's tick reads everyone afresh."""
         found = {}
+        seen: dict[ProcessHandle, int] = {}
         for session in list(self._sessions):
             handle = session.handle
-            used = handle.memory_bytes() if handle is not None and handle.usable else None
+            if handle is None or not handle.usable:
+                continue
+            stale = finished is None or session is finished or session.running
+            used = self._memory_seen.get(handle) if not stale else None
+            if used is None:
+                used = handle.memory_bytes()
             if used is not None:
-                found[session] = used
+                found[session] = seen[handle] = used
+        self._memory_seen = seen
         return found
 
-    async def fit_memory(self) -> None:
+    def memory_may_pass_budget(self) -> bool:
+        """Whether the live sessions could use more than the budget together. Not while each has a
+        cgroup whose limits add up within it: then no block's end needs to read any session's memory."""
+        ceiling = 0
+        for session in self._sessions:
+            handle = session.handle
+            if handle is None or not handle.usable:
+                continue
+            if handle.memory_limit_bytes is None:  # counted by RSS, with no limit we know of
+                return True
+            ceiling += handle.memory_limit_bytes
+        return ceiling > self.memory_budget_mib << 20
+
+    async def fit_memory(self, finished: ShellSession | None = None) -> None:
         """While the live sessions together use more than the budget, reset idle ones, least recently
-        used first. Run when a block ends and on the reaper's tick: a few file reads per session."""
+        used first. Run when a block ends (finished's) and on the reaper's tick: none of them is read
+        while they cannot pass the budget, and after a block only the few whose memory can have grown
+        much (see _live_memory)."""
+        if not self.memory_may_pass_budget():
+            return
         async with self._fitting:
             budget = self.memory_budget_mib
-            usage = self._live_memory()
+            usage = self._live_memory(finished)
+            if finished is not None and sessions_to_reset(usage, budget << 20):
+                usage = self._live_memory()  # never reset a session on an old reading
             victims = sessions_to_reset(usage, budget << 20)
             if victims:
                 log.info(

@@ -166,6 +166,7 @@ class Keeper:
         namespaces.set_title("codeloop-keeper")
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         limits = self.request["limits"]
+        cgroup_mib = limits["memory_mib"] + limits["disk_mib"]  # its tmpfs files are charged to it too
         group = None
         warnings = list(self.zygote.warnings)
         if self.zygote.cgroup_bases:
@@ -174,7 +175,7 @@ class Keeper:
                     self.zygote.cgroup_version,
                     self.zygote.cgroup_bases,
                     f"s{self.request['id']}",
-                    limits["memory_mib"] + limits["disk_mib"],
+                    cgroup_mib,
                     limits["pids"],
                     limits["cpus"],
                 )
@@ -196,7 +197,14 @@ class Keeper:
         os.close(life_r)
         os.close(self.ctrl)
         os.close(self.out)
-        started = {"type": "started", "pid": pid, "warnings": warnings, "memory": cgroups.usage_file(group)}
+        usage = cgroups.usage_file(group)
+        started = {
+            "type": "started",
+            "pid": pid,
+            "warnings": warnings,
+            "memory": usage,
+            "memory_limit": cgroup_mib << 20 if usage is not None else None,
+        }
         protocol.write_message(self.keep, started)
         pidfd = os.pidfd_open(pid)
         watched = [self.keep, pidfd]

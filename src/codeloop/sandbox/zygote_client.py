@@ -238,7 +238,16 @@ async def start_session(zygote: ZygoteClient, request: dict[str, Any], memory_mi
             sock.close()
         raise
     lifeline = KeeperLifeline(keep, zygote)
-    handle = ProcessHandle(int(started["pid"]), ctrl, output, lifeline, memory_mib, started.get("memory"))
+    limit = started.get("memory_limit")
+    handle = ProcessHandle(
+        int(started["pid"]),
+        ctrl,
+        output,
+        lifeline,
+        memory_mib,
+        started.get("memory"),
+        limit if type(limit) is int else None,
+    )
     try:
         await handle.greet(SESSION_START_TIMEOUT_S)
     except IsolationRefused as exc:

@@ -52,7 +52,7 @@ class GeneratedFiles:
         self.publish = publish
 
     def place(self, execution: Execution) -> ReturnedResult:
-        """The result as the response returns it. Blocks on the store: call it in a thread."""
+        """The result as the response returns it. With files it blocks on the store: call it in a thread."""
         files: list[ReturnedFile] = []
         notes: list[str] = []
         for file in execution.files:
@@ -70,7 +70,12 @@ class GeneratedFiles:
         async with contextlib.aclosing(events):
             async for event in events:
                 if isinstance(event, CodeResult):
-                    placed = await asyncio.to_thread(self.place, event.execution)
+                    execution = event.execution
+                    # Only files touch the store: a result without any is placed here, with no thread hop.
+                    if execution.files:
+                        placed = await asyncio.to_thread(self.place, execution)
+                    else:
+                        placed = self.place(execution)
                     yield dataclasses.replace(placed, id=event.id)
                 else:
                     yield event
