@@ -59,7 +59,7 @@ async def open_runtime(settings: Settings, registry: Registry | None = None) -> 
         # should wait for neither.
         loading = asyncio.ensure_future(asyncio.to_thread(registry.resolve, settings.model))
         try:
-            sandbox = await start_sandbox(settings.sandbox_limits, settings.sandbox_config)
+            sandbox = await start_sandbox(settings.sandbox_limits, settings.sandbox_config, settings.ray)
         except BaseException:
             # A thread cannot be stopped: wait for the model it is loading, so that closing the
             # registry closes that one too.

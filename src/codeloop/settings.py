@@ -161,6 +161,11 @@ class Settings(BaseSettings):
         ",".join(DEFAULT_PRELOAD), description="Comma-separated modules every session starts with imported."
     )
     zygotes: int = Field(1, gt=0, description="Preloaded processes that fork the sessions.")
+    ray: str | None = Field(
+        None,
+        description="Run the sandboxes on a Ray cluster (auto, or HOST:PORT of its head): on every node "
+        "with the codeloop_sandbox resource, as many sessions as it has; unset: on this machine.",
+    )
     spare_sessions: int = Field(
         1, ge=0, description="Interpreters kept started ahead of demand, so a session opens at once."
     )

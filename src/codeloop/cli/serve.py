@@ -30,6 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             "preload",
             "zygotes",
             "spare_sessions",
+            "ray",
         ),
         *("api_keys_file", "allow_unauthenticated", "max_concurrent_per_key"),
         *(
