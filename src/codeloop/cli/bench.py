@@ -11,6 +11,7 @@ SUITES = {
     "sandbox": "Sandbox start-up and round trips vs a subprocess per block and a Jupyter kernel.",
     "model": "Embedded model throughput vs raw llama-cpp-python; KV-cache reuse; loop overhead.",
     "flood": "Server memory and /healthz latency while hostile blocks flood it, vs benign blocks.",
+    "cluster": "On a local multi-node Ray cluster: block latency, sessions/s on 1 and 2 nodes, replica hops.",
 }
 
 

@@ -8,10 +8,10 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-
 import ray
+from cluster_nodes import RayCluster
+
 from codeloop.cluster.serve import REPLICA_HEADER, app_builder
-from conftest import RayCluster
 
 pytestmark = [pytest.mark.ray, pytest.mark.timeout(300)]
 

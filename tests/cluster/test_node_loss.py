@@ -11,12 +11,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 import ray
+from cluster_nodes import RayCluster
+
 from codeloop.cluster.directory import NAME
 from codeloop.cluster.sandbox import HOST_PREFIX, NAMESPACE
 from codeloop.settings import Settings
-from conftest import RayCluster
 from live import LiveServer, serving, wait_until
 
 pytestmark = [pytest.mark.ray, pytest.mark.timeout(300)]

@@ -1,23 +1,19 @@
-"""A real multi-node Ray cluster on this machine, one per test module: a head node and two sandbox nodes.
-
-Each node is a raylet of its own, with its own logical resources: placement is by the
-`codeloop_sandbox` resource, not by this machine's CPU count. Small object stores, no dashboard.
+"""A real multi-node Ray cluster on this machine: a head node and sandbox nodes, each a raylet of its own
+with its own logical resources, so that placement is by the `codeloop_sandbox` resource, not by this
+machine's CPU count. Small object stores, no dashboard.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import pytest
+import ray
+from ray.cluster_utils import Cluster
 
-ray = pytest.importorskip("ray")
-from ray.cluster_utils import Cluster  # noqa: E402
-
-from codeloop.cluster.host import RESOURCE  # noqa: E402
-from codeloop.cluster.sandbox import NAMESPACE  # noqa: E402
+from codeloop.cluster.host import RESOURCE
+from codeloop.cluster.sandbox import NAMESPACE
 
 OBJECT_STORE_BYTES = 80 * 1024**2
 SESSIONS_PER_NODE = 4
@@ -50,8 +46,8 @@ class RayCluster:
         self.cluster.remove_node(node, allow_graceful=False)
 
 
-@pytest.fixture(scope="module")
-def ray_cluster() -> Iterator[RayCluster]:
+def start_cluster(sandbox_nodes: int = 2) -> RayCluster:
+    """A head node (no sandbox resource) and sandbox_nodes sandbox nodes, this process connected."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     cluster = Cluster(
         initialize_head=True,
@@ -63,10 +59,15 @@ def ray_cluster() -> Iterator[RayCluster]:
     )
     nodes = RayCluster(cluster, [])
     try:
-        for _ in range(2):
+        for _ in range(sandbox_nodes):
             nodes.add_sandbox_node()
         ray.init(address=cluster.address, namespace=NAMESPACE, log_to_driver=False)
-        yield nodes
-    finally:
-        ray.shutdown()
+    except BaseException:
         cluster.shutdown()
+        raise
+    return nodes
+
+
+def stop_cluster(nodes: RayCluster) -> None:
+    ray.shutdown()
+    nodes.cluster.shutdown()

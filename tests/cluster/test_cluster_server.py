@@ -6,12 +6,12 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-
 import ray
+from cluster_nodes import RayCluster
+
 from codeloop.cluster.directory import NAME
 from codeloop.cluster.sandbox import NAMESPACE
 from codeloop.settings import Settings
-from conftest import RayCluster
 from live import LiveServer, serving
 
 pytestmark = [pytest.mark.ray, pytest.mark.timeout(300)]

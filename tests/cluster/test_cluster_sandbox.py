@@ -7,12 +7,12 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from cluster_nodes import SESSIONS_PER_NODE, RayCluster
 
 from codeloop.cluster.sandbox import RaySandbox, RaySession
 from codeloop.errors import QuotaExceeded
 from codeloop.execution import Outcome
 from codeloop.sandbox.limits import Limits, SandboxConfig
-from conftest import SESSIONS_PER_NODE, RayCluster
 
 pytestmark = [pytest.mark.ray, pytest.mark.timeout(300)]
 
