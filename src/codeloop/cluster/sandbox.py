@@ -14,15 +14,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
+import threading
 import time
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import ray
 from ray.exceptions import RayError, RayTaskError
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-import ray
 from codeloop.cluster.host import RESOURCE, SandboxHost
 from codeloop.errors import CodeloopError, QuotaExceeded, SandboxFailure, SessionLost
 from codeloop.execution import Execution
@@ -77,7 +79,7 @@ class RaySandbox:
     async def start(self) -> None:
         if not ray.is_initialized():
             # Serve replicas are connected already; `codeloop serve --ray ADDRESS` connects here.
-            ray.init(address=self.address, namespace=NAMESPACE, log_to_driver=False)
+            _connect(self.address)
         await self._discover()
         if not self._nodes:
             raise SandboxFailure(
@@ -251,6 +253,16 @@ class RaySession:
         except SessionLost as exc:
             self._node.lost = True
             raise SessionLost(f"{_LOST.format(node=self.ref.node_id)} ({exc.message})") from None
+
+
+def _connect(address: str) -> None:
+    """ray.init, keeping this process's SIGTERM handler: ray's would exit at once, where the server
+    (uvicorn) shuts down in order, closing its sessions."""
+    main = threading.current_thread() is threading.main_thread()
+    previous = signal.getsignal(signal.SIGTERM) if main else None
+    ray.init(address=address, namespace=NAMESPACE, log_to_driver=False)
+    if main:
+        signal.signal(signal.SIGTERM, previous)
 
 
 _LOST = "the sandbox node {node} that held this session is gone or unreachable, and the session with it"

@@ -10,9 +10,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import time
 from typing import Any
 
 import ray
+
 from codeloop.cluster.directory import NAME, SessionDirectory
 from codeloop.cluster.sandbox import CONTROL_TIMEOUT_S, NAMESPACE, RaySandbox, SessionRef, call_actor
 from codeloop.errors import Aborted, InvalidRequest, NotFound, QuotaExceeded, SessionLost
@@ -23,6 +25,7 @@ from codeloop.server.sessions import HEADER, NEW, Lease, SessionStore
 log = logging.getLogger("codeloop.cluster")
 
 HEAD_NODE = "node:__internal_head__"  # the resource only the head node has: the directory lives there
+EXPIRE_EVERY_S = 5.0  # the most often one server sweeps the directory for expired sessions
 BUSY_FOR_S = 3600.0  # a request holding a session longer than this is taken to have died with its server
 
 
@@ -36,6 +39,7 @@ class ClusterSessionStore(SessionStore):
         self._cluster = sandbox
         self._directory: Any = None
         self._counts: dict[str, int] = {}  # as last read from the directory, for /metrics
+        self._expired_at = float("-inf")
 
     def __len__(self) -> int:
         return sum(self._counts.values())
@@ -98,6 +102,10 @@ class ClusterSessionStore(SessionStore):
         """Kept sessions are the cluster's: they stay for other servers to continue, until they expire."""
 
     async def _expire(self) -> None:
+        # Every server sweeps the directory, so each need not on every request.
+        if time.monotonic() - self._expired_at < min(self._ttl_s / 4, EXPIRE_EVERY_S):
+            return
+        self._expired_at = time.monotonic()
         directory = self._open_directory()
         stale: list[SessionRef] = await call_actor(directory.expire.remote(self._ttl_s), CONTROL_TIMEOUT_S)
         sessions = [await self._cluster.session_for(ref) for ref in stale]
