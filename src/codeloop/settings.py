@@ -73,6 +73,11 @@ class Settings(BaseSettings):
         Path.home() / ".local" / "share" / "codeloop",
         description="Where the Files API keeps uploaded files (files/ and uploads/ under it).",
     )
+    shared_data_dir: bool = Field(
+        False,
+        description="--data-dir is shared with other servers (a network filesystem mounted at the same "
+        "path on each, as under Ray Serve): each Files API call reads what the others stored and removed.",
+    )
     max_file_bytes: int = Field(
         100 << 20,
         gt=0,

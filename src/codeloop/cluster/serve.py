@@ -6,7 +6,9 @@ or, in a Serve config file, `import_path: codeloop.cluster.serve:app_builder` wi
 `args`. Every Settings field is an argument (`ray` defaults to `auto`: the replicas' own cluster); so
 are the autoscaling knobs below. Each replica is the same create_app(settings) `codeloop serve` runs,
 with its own copy of the model (or its `openai:` upstream); sessions run on the sandbox nodes, and
-kept sessions are found through the cluster's session directory from any replica.
+kept sessions are found through the cluster's session directory from any replica. `data_dir` must be
+a directory every replica reaches (on several machines, a network filesystem mounted at the same
+path): the Files API store is shared there.
 """
 
 from __future__ import annotations
@@ -15,11 +17,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
+from ray import serve
 from ray.serve import Application
 
 from codeloop.server.app import create_app
 from codeloop.settings import Settings
-from ray import serve
 
 REPLICA_HEADER = "x-codeloop-replica"  # which replica answered: for operators, and for tests of failover
 # Serve's own knobs, with their defaults; everything else is a Settings field.
@@ -34,6 +36,7 @@ def app_builder(args: dict[str, Any]) -> Application:
     if unknown:
         raise ValueError(f"not a codeloop setting or a Serve knob: {', '.join(unknown)}")
     fields.setdefault("ray", "auto")
+    fields.setdefault("shared_data_dir", True)  # every replica sees every stored file
     Settings(**fields)  # refused here, at deploy time, rather than in every replica
 
     def build() -> FastAPI:

@@ -132,6 +132,7 @@ def open_file_stores(settings: Settings) -> tuple[FileStore, UploadStore]:
         settings.max_files_bytes,
         settings.files_ttl_s,
         max_key_bytes=settings.max_files_bytes_per_key,
+        shared=settings.shared_data_dir,
     )
     uploads = UploadStore(
         settings.data_dir / "uploads",
