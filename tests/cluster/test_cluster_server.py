@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -10,9 +12,9 @@ import ray
 from cluster_nodes import RayCluster
 
 from codeloop.cluster.directory import NAME
-from codeloop.cluster.sandbox import NAMESPACE
+from codeloop.cluster.sandbox import HOST_PREFIX, NAMESPACE
 from codeloop.settings import Settings
-from live import LiveServer, serving
+from live import LiveServer, serving, wait_until
 
 pytestmark = [pytest.mark.ray, pytest.mark.timeout(300)]
 
@@ -59,7 +61,7 @@ def post(server: LiveServer, code: str, key: str, session: str) -> httpx.Respons
 
 def node_of(session_id: str) -> str | None:
     directory = ray.get_actor(NAME, namespace=NAMESPACE)
-    node: str | None = ray.get(directory.node_of.remote(session_id), timeout=10)
+    node: Any = ray.get(directory.node_of.remote(session_id), timeout=10)
     return node
 
 
@@ -99,3 +101,25 @@ def test_another_key_never_finds_a_session_through_any_server(servers: tuple[Liv
         assert stolen.json()["error"]["status"] == "NOT_FOUND"
         assert "a-only" not in stolen.text
     assert result(post(second, "print(secret)", KEYS[0], session_id))["output"] == "a-only\n"
+
+
+def test_an_idle_kept_session_expires_for_every_server_and_its_node_closes_it(
+    ray_cluster: RayCluster,
+) -> None:
+    settings = Settings(
+        model="scripted", ray=ray_cluster.address, preload="", spare_sessions=0, session_idle_timeout=1
+    )
+    with serving(settings) as first, serving(settings) as second:
+        with httpx.Client(base_url=first.url, timeout=60) as http:
+            opened = http.post(GENERATE, json=block("x = 1"), headers={"x-codeloop-session": "new"})
+        session_id = opened.headers["x-codeloop-session"]
+        node = node_of(session_id)
+        assert node in ray_cluster.worker_ids
+        host = ray.get_actor(HOST_PREFIX + node, namespace=NAMESPACE)
+        held: Any = ray.get(host.numbers.remote(), timeout=10)
+        time.sleep(2)
+        with httpx.Client(base_url=second.url, timeout=60) as http:
+            expired = http.post(GENERATE, json=block("print(x)"), headers={"x-codeloop-session": session_id})
+        assert expired.status_code == 404
+        assert node_of(session_id) is None
+        assert wait_until(lambda: len(ray.get(host.numbers.remote(), timeout=10)) < len(held))

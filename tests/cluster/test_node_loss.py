@@ -8,6 +8,7 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -44,7 +45,7 @@ def post(server: LiveServer, code: str, session: str) -> httpx.Response:
 
 def node_of(session_id: str) -> str:
     directory = ray.get_actor(NAME, namespace=NAMESPACE)
-    node: str = ray.get(directory.node_of.remote(session_id), timeout=10)
+    node: Any = ray.get(directory.node_of.remote(session_id), timeout=10)
     return node
 
 
@@ -84,7 +85,7 @@ def test_losing_a_node_mid_block_fails_its_sessions_and_spares_the_rest(
     victim = next(node for node in ray_cluster.workers if node.node_id in placed)
     doomed, survivor = placed[victim.node_id], next(i for n, i in placed.items() if n != victim.node_id)
     host = ray.get_actor(HOST_PREFIX + victim.node_id, namespace=NAMESPACE)
-    host_pid = ray.get(host.pid.remote(), timeout=10)
+    host_pid: Any = ray.get(host.pid.remote(), timeout=10)
     processes = descendants(host_pid) | {host_pid}
     assert len(processes) >= 3  # the host, its zygote, the sessions' interpreters
 

@@ -3,6 +3,7 @@ left when the other is killed; a key never reaches another key's session through
 
 from __future__ import annotations
 
+import io
 import socket
 from collections.abc import Iterator
 
@@ -38,7 +39,7 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def proxy(ray_cluster: RayCluster) -> Iterator[str]:
+def proxy(ray_cluster: RayCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     from ray import serve
 
     port = free_port()
@@ -49,6 +50,7 @@ def proxy(ray_cluster: RayCluster) -> Iterator[str]:
             "preload": "",
             "spare_sessions": 0,
             "api_keys": ",".join(KEYS),
+            "data_dir": str(tmp_path_factory.mktemp("shared-data")),
             "min_replicas": 2,
             "max_replicas": 2,
             "num_cpus": 0.5,
@@ -76,7 +78,44 @@ def kill_replica(replica_id: str) -> None:
     raise AssertionError(f"no replica {replica_id}")
 
 
+def test_a_key_never_reaches_another_keys_session_through_any_replica(proxy: str) -> None:
+    session = post(proxy, "secret = 'a-only'", KEYS[0], "new").headers["x-codeloop-session"]
+    for _ in range(6):
+        stolen = post(proxy, "print(secret)", KEYS[1], session)
+        assert stolen.status_code == 404
+        assert "a-only" not in stolen.text
+    assert output(post(proxy, "print(secret)", KEYS[0], session)) == "a-only\n"
+
+
+def test_a_file_uploaded_through_the_proxy_is_served_by_every_replica(proxy: str) -> None:
+    from google import genai
+    from google.genai import types
+
+    client = genai.Client(api_key=KEYS[0], http_options=types.HttpOptions(base_url=proxy))
+    stored = client.files.upload(
+        file=io.BytesIO(b"a,b\n1,2\n"), config=types.UploadFileConfig(mime_type="text/csv")
+    )
+    assert stored.name is not None
+    served_by = set()
+    with httpx.Client(base_url=proxy, timeout=60) as http:
+        for _ in range(20):
+            found = http.get(f"/v1beta/{stored.name}", headers={"x-goog-api-key": KEYS[0]})
+            assert found.status_code == 200, found.text
+            served_by.add(found.headers[REPLICA_HEADER])
+            hidden = http.get(f"/v1beta/{stored.name}", headers={"x-goog-api-key": KEYS[1]})
+            assert hidden.status_code == 404
+            if len(served_by) == 2:
+                break
+    assert len(served_by) == 2
+    client.files.delete(name=stored.name)
+    with httpx.Client(base_url=proxy, timeout=60) as http:
+        for _ in range(4):
+            gone = http.get(f"/v1beta/{stored.name}", headers={"x-goog-api-key": KEYS[0]})
+            assert gone.status_code == 404
+
+
 def test_a_session_continues_through_any_replica_and_outlives_a_killed_one(proxy: str) -> None:
+    """Last in the module: the replica it kills is replaced only in the background."""
     opened = post(proxy, "x = 41", KEYS[0], "new")
     assert output(opened) == ""
     session, first = opened.headers["x-codeloop-session"], opened.headers[REPLICA_HEADER]
@@ -94,12 +133,3 @@ def test_a_session_continues_through_any_replica_and_outlives_a_killed_one(proxy
         after = post(proxy, "x += 1\nprint(x)", KEYS[0], session)
         assert after.headers[REPLICA_HEADER] != first
         assert int(output(after)) > 41
-
-
-def test_a_key_never_reaches_another_keys_session_through_any_replica(proxy: str) -> None:
-    session = post(proxy, "secret = 'a-only'", KEYS[0], "new").headers["x-codeloop-session"]
-    for _ in range(6):
-        stolen = post(proxy, "print(secret)", KEYS[1], session)
-        assert stolen.status_code == 404
-        assert "a-only" not in stolen.text
-    assert output(post(proxy, "print(secret)", KEYS[0], session)) == "a-only\n"

@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         results.update(_hop(args, cluster.address))
     finally:
         ray.shutdown()
-        cluster.shutdown()
+        cluster.shutdown()  # type: ignore[no-untyped-call]
     print(json.dumps(results, indent=2) if args.json else _table(results))
     return 0
 

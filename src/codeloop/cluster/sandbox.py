@@ -165,7 +165,7 @@ class RaySandbox:
 
     async def _start_host(self, node_id: str, capacity: int) -> _Node:
         name = HOST_PREFIX + node_id
-        host = (
+        host: _Host = (
             ray.remote(SandboxHost)
             .options(
                 name=name,
@@ -274,7 +274,7 @@ async def call_actor(ref: Awaitable[T], timeout_s: float) -> T:
         return await asyncio.wait_for(_awaited(ref), timeout_s)
     except TimeoutError:
         with contextlib.suppress(Exception):
-            ray.cancel(ref)  # type: ignore[arg-type]
+            ray.cancel(ref)
         raise SessionLost(f"a sandbox node did not answer within {timeout_s:g} s") from None
     except RayTaskError as exc:
         cause = exc.cause

@@ -56,7 +56,7 @@ def app_builder(args: dict[str, Any]) -> Application:
     class Codeloop:
         """One API replica: the ASGI app build() makes, served by Serve's proxy."""
 
-    deployment = serve.deployment(
+    deployment: Any = serve.deployment(
         serve.ingress(build)(Codeloop),
         name="codeloop",
         autoscaling_config={
@@ -66,4 +66,5 @@ def app_builder(args: dict[str, Any]) -> Application:
         },
         ray_actor_options={"num_cpus": scaling["num_cpus"]},
     )
-    return deployment.bind()
+    app: Application = deployment.bind()
+    return app
