@@ -49,6 +49,10 @@ class RayCluster:
 def start_cluster(sandbox_nodes: int = 2) -> RayCluster:
     """A head node (no sandbox resource) and sandbox_nodes sandbox nodes, this process connected."""
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    # A small, busy machine: Serve's proxy answers its readiness check slowly at first, and is not to
+    # be killed and restarted for it (its processes inherit these from the raylets started here).
+    os.environ.setdefault("RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S", "60")
+    os.environ.setdefault("RAY_SERVE_PROXY_HEALTH_CHECK_TIMEOUT_S", "60")
     cluster = Cluster(
         initialize_head=True,
         head_node_args={
