@@ -8,12 +8,22 @@ import pytest
 
 pytest.importorskip("ray")
 
-from cluster_nodes import RayCluster, start_cluster, stop_cluster
+from cluster_nodes import RayCluster, start_cluster, stop_cluster  # noqa: E402
+
+# A module whose cluster did not start fails its other tests at once, rather than starting it again.
+_NOT_STARTED: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module")
-def ray_cluster() -> Iterator[RayCluster]:
-    nodes = start_cluster()
+def ray_cluster(request: pytest.FixtureRequest) -> Iterator[RayCluster]:
+    module = request.module.__name__
+    if module in _NOT_STARTED:
+        pytest.fail(f"this module's Ray cluster did not start: {_NOT_STARTED[module]}")
+    try:
+        nodes = start_cluster()
+    except Exception as exc:
+        _NOT_STARTED[module] = str(exc)
+        raise
     try:
         yield nodes
     finally:

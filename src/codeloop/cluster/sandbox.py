@@ -31,7 +31,7 @@ from codeloop.execution import Execution
 from codeloop.sandbox.base import SessionCounts, SessionMemory
 from codeloop.sandbox.limits import Limits, SandboxConfig
 
-__all__ = ["NAMESPACE", "RaySandbox", "RaySession", "SessionRef", "call_actor"]
+__all__ = ["NAMESPACE", "RaySandbox", "RaySession", "SessionRef", "call_actor", "start_ray_sandbox"]
 
 log = logging.getLogger("codeloop.cluster")
 T = TypeVar("T")
@@ -195,6 +195,18 @@ class RaySandbox:
             elif isinstance(load, tuple) and load[0] < load[1]:
                 room.append((load[0] / load[1], node))
         return [node for _, node in sorted(room, key=lambda pair: pair[0])]
+
+
+async def start_ray_sandbox(limits: Limits, config: SandboxConfig, address: str) -> RaySandbox:
+    """A RaySandbox connected to the cluster at address, its sandbox nodes' hosts started; SandboxFailure
+    (saying what to do) where the cluster has none."""
+    sandbox = RaySandbox(limits, config, address)
+    try:
+        await sandbox.start()
+    except BaseException:
+        await sandbox.close()
+        raise
+    return sandbox
 
 
 class RaySession:

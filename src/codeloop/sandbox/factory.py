@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
 from codeloop.sandbox.base import Sandbox
 from codeloop.sandbox.forkserver import ForkSandbox
 from codeloop.sandbox.limits import Limits, SandboxConfig
 from codeloop.sandbox.process import ProcessSandbox
-
-if TYPE_CHECKING:
-    from codeloop.cluster.sandbox import RaySandbox
 
 log = logging.getLogger("codeloop.sandbox")
 
@@ -27,16 +23,9 @@ def create_sandbox(limits: Limits, config: SandboxConfig) -> ForkSandbox | Proce
     return ForkSandbox(limits, config)
 
 
-async def start_sandbox(limits: Limits, config: SandboxConfig, ray_address: str | None = None) -> Sandbox:
-    """create_sandbox, started: raises SandboxFailure (with what to do) where isolation is impossible.
-    With ray_address, a RaySandbox over that cluster's sandbox nodes (ray is imported only then)."""
-    sandbox: ForkSandbox | ProcessSandbox | RaySandbox
-    if ray_address is not None:
-        from codeloop.cluster.sandbox import RaySandbox
-
-        sandbox = RaySandbox(limits, config, ray_address)
-    else:
-        sandbox = create_sandbox(limits, config)
+async def start_sandbox(limits: Limits, config: SandboxConfig) -> Sandbox:
+    """create_sandbox, started: raises SandboxFailure (with what to do) where isolation is impossible."""
+    sandbox = create_sandbox(limits, config)
     try:
         await sandbox.start()
     except BaseException:
