@@ -8,7 +8,7 @@ import pytest
 
 pytest.importorskip("ray")
 
-from cluster_nodes import RayCluster, start_cluster, stop_cluster  # noqa: E402
+from cluster_nodes import RayCluster, start_cluster, stop_cluster
 
 # A module whose cluster did not start fails its other tests at once, rather than starting it again.
 _NOT_STARTED: dict[str, str] = {}
