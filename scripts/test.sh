@@ -4,6 +4,7 @@
 #   -m "not e2e"           leaves out tests/e2e, which run the embedded model (slow on a small machine)
 #   -m "not node"          leaves out the Node SDK's tests (tests/integration/test_genai_node.py)
 #   -m "not browser"       leaves out tests/browser, the playground in headless Chromium
+#   -m "not ray"           leaves out tests/cluster, which start a multi-node Ray cluster on this machine
 #   -m "not e2e and not node"  both
 # pytest's exit code 5 (nothing collected) is a failure here: a suite that runs nothing proves nothing.
 set -uo pipefail

@@ -13,7 +13,8 @@
     ├── RequestTimeout            408 DEADLINE_EXCEEDED  connection closed
     ├── QuotaExceeded             429 RESOURCE_EXHAUSTED Retry-After
     ├── BackendUnavailable        503 UNAVAILABLE
-    │   └── DiskFull              503 UNAVAILABLE
+    │   ├── DiskFull              503 UNAVAILABLE
+    │   └── SessionLost           503 UNAVAILABLE
     └── SandboxFailure            500 INTERNAL
         └── StagingFailed         500 INTERNAL
 
@@ -113,6 +114,10 @@ class BackendUnavailable(CodeloopError):
 
 class DiskFull(BackendUnavailable):
     """The server's own disk is full (ENOSPC, EDQUOT): not the caller's quota, so not a 429."""
+
+
+class SessionLost(BackendUnavailable):
+    """A session's sandbox node (on a Ray cluster) is gone or does not answer: its state is lost."""
 
 
 class SandboxFailure(CodeloopError):

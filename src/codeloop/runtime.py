@@ -46,6 +46,15 @@ def registry_for(settings: Settings) -> Registry:
     return Registry(settings.model, settings.model_aliases, settings.backend_options)
 
 
+async def _start_sandbox(settings: Settings) -> Sandbox:
+    """This machine's sandbox; with --ray, one over the cluster's sandbox nodes (ray imported only then)."""
+    if settings.ray is None:
+        return await start_sandbox(settings.sandbox_limits, settings.sandbox_config)
+    from codeloop.cluster.sandbox import start_ray_sandbox
+
+    return await start_ray_sandbox(settings.sandbox_limits, settings.sandbox_config, settings.ray)
+
+
 @asynccontextmanager
 async def open_runtime(settings: Settings, registry: Registry | None = None) -> AsyncIterator[Runtime]:
     """registry_for(settings), with the default model loaded, and the sandbox, started; SandboxFailure
@@ -59,7 +68,7 @@ async def open_runtime(settings: Settings, registry: Registry | None = None) -> 
         # should wait for neither.
         loading = asyncio.ensure_future(asyncio.to_thread(registry.resolve, settings.model))
         try:
-            sandbox = await start_sandbox(settings.sandbox_limits, settings.sandbox_config)
+            sandbox = await _start_sandbox(settings)
         except BaseException:
             # A thread cannot be stopped: wait for the model it is loading, so that closing the
             # registry closes that one too.

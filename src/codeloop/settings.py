@@ -73,6 +73,11 @@ class Settings(BaseSettings):
         Path.home() / ".local" / "share" / "codeloop",
         description="Where the Files API keeps uploaded files (files/ and uploads/ under it).",
     )
+    shared_data_dir: bool = Field(
+        False,
+        description="--data-dir is shared with other servers (a network filesystem mounted at the same "
+        "path on each, as under Ray Serve): each Files API call reads what the others stored and removed.",
+    )
     max_file_bytes: int = Field(
         100 << 20,
         gt=0,
@@ -161,6 +166,11 @@ class Settings(BaseSettings):
         ",".join(DEFAULT_PRELOAD), description="Comma-separated modules every session starts with imported."
     )
     zygotes: int = Field(1, gt=0, description="Preloaded processes that fork the sessions.")
+    ray: str | None = Field(
+        None,
+        description="Run the sandboxes on a Ray cluster (auto, or HOST:PORT of its head): on every node "
+        "with the codeloop_sandbox resource, as many sessions as it has; unset: on this machine.",
+    )
     spare_sessions: int = Field(
         1, ge=0, description="Interpreters kept started ahead of demand, so a session opens at once."
     )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,7 +17,7 @@ PACKAGE = Path(codeloop.__file__).parent
 FORBIDDEN = {
     "fences": {"backends", "loop", "sandbox", "wire", "server", "cli", "eval", "bench", "settings"},
     "backends": {"loop", "wire", "server", "cli", "eval", "bench"},
-    "sandbox": {"backends", "loop", "wire", "server", "cli", "eval", "bench", "settings"},
+    "sandbox": {"backends", "loop", "wire", "server", "cli", "eval", "bench", "settings", "cluster"},
     "loop": {"wire", "server", "cli", "eval", "bench", "settings"},
     "execution": {
         "backends",
@@ -67,3 +69,14 @@ def test_a_layer_imports_nothing_above_it(layer: str) -> None:
         for name in imported(path) & FORBIDDEN[layer]
     }
     assert not wrong
+
+
+def test_the_single_machine_path_never_imports_ray() -> None:
+    """Ray is an optional extra: the server, the CLI and the runtime load without it, until --ray."""
+    code = (
+        "import sys\n"
+        "import codeloop.cli.main, codeloop.server.app, codeloop.runtime, codeloop.sandbox.factory\n"
+        "print(sorted(name for name in sys.modules if name == 'ray' or name.startswith('ray.')))\n"
+    )
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert found.stdout == "[]\n"

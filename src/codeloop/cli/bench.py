@@ -13,6 +13,7 @@ SUITES = {
     "samples": "N programs of one chat decoded together in one context vs one after another.",
     "server": "Requests/s and p50/p99 latency of generateContent with one block, vs a bare FastAPI ceiling.",
     "flood": "Server memory and /healthz latency while hostile blocks flood it, vs benign blocks.",
+    "cluster": "On a local multi-node Ray cluster: block latency, sessions/s on 1 and 2 nodes, replica hops.",
 }
 
 

@@ -19,7 +19,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         *("model", "upstream_url", "threads", "cache_dir", "gemini_aliases"),
         *("exec_timeout", "max_code_blocks", "output_limit"),
         *("compute_first", "ground_numbers", "votes", "result_style"),
-        *("data_dir", "max_file_bytes", "max_files_bytes", "files_ttl_s", "inline_file_bytes"),
+        *(
+            "data_dir",
+            "shared_data_dir",
+            "max_file_bytes",
+            "max_files_bytes",
+            "files_ttl_s",
+            "inline_file_bytes",
+        ),
         "inline_response_bytes",
         *("insecure_no_sandbox", "exec_memory_mib", "exec_disk_mib", "exec_pids"),
         *(
@@ -30,6 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             "preload",
             "zygotes",
             "spare_sessions",
+            "ray",
         ),
         *("api_keys_file", "allow_unauthenticated", "max_concurrent_per_key"),
         *(

@@ -5,6 +5,10 @@ delete removes the record first, so a crash leaves at worst an orphan blob, remo
 Files expire ttl_s after they are created, as Gemini's do after 48 hours; expired ones are purged
 when touched and by purge_expired().
 
+A store may be shared: one directory (a network filesystem) under several servers, Serve replicas
+say. Then the records on disk are the truth: each call first takes in what the others wrote and drops
+what they removed, and nothing is taken for a leftover, since another server may be mid-write.
+
 Each file belongs to its owner (owners.py), as Gemini's belong to a project: ids are the owner's own,
 and every lookup takes the owner, so another owner's file is NotFound as if it did not exist. On disk
 an API key's files are named after the key's hash and a dot, the anonymous owner's by their id alone
@@ -108,14 +112,20 @@ class FileStore:
         ttl_s: float,
         clock: Callable[[], float] = time.time,
         max_key_bytes: int | None = None,
+        shared: bool = False,
     ) -> None:
         self.root = root
         self.max_file_bytes = max_file_bytes
         self.ttl_s = ttl_s
         self.ledger = Ledger(max_total_bytes, max_key_bytes)
+        self.shared = shared
         self._clock = clock
         self._lock = threading.Lock()
-        self._index: dict[tuple[str, str], StoredFile] = self._load()
+        self._index: dict[tuple[str, str], StoredFile] = {}
+        if shared:
+            self._refresh_locked()
+        else:
+            self._index = self._load()
 
     @property
     def used_bytes(self) -> int:
@@ -125,6 +135,7 @@ class FileStore:
     def counts_by_owner(self) -> dict[str, int]:
         """How many files each owner has."""
         with self._lock:
+            self._refresh_locked()
             counts: dict[str, int] = {}
             for (owner, _), stored in self._index.items():
                 if not self._expired(stored):
@@ -176,6 +187,7 @@ class FileStore:
             with map_disk_full():
                 sha256 = _digest_and_sync(blob)
             with self._lock:
+                self._refresh_locked()
                 self._purge_locked()
                 if file_id is None:
                     file_id = self._new_id(owner)
@@ -212,6 +224,7 @@ class FileStore:
     def get(self, owner: str, name: str) -> StoredFile:
         file_id = file_id_of(name)
         with self._lock:
+            self._refresh_locked()
             stored = self._index.get((owner, file_id))
             if stored is not None and self._expired(stored):
                 self._remove_locked(owner, file_id)
@@ -236,6 +249,7 @@ class FileStore:
         page_size = min(page_size, MAX_PAGE_SIZE)
         after = _token_key(page_token) if page_token else None
         with self._lock:
+            self._refresh_locked()
             self._purge_locked()
             files = sorted(
                 (file for (holder, _), file in self._index.items() if holder == owner),
@@ -256,6 +270,7 @@ class FileStore:
 
     def purge_expired(self) -> int:
         with self._lock:
+            self._refresh_locked()
             return self._purge_locked()
 
     def staging_path(self) -> Path:
@@ -287,6 +302,26 @@ class FileStore:
             if blob.is_file() and blob.suffix != ".json" and blob.name not in kept:
                 blob.unlink(missing_ok=True)
         return index
+
+    def _refresh_locked(self) -> None:
+        """In a shared store: take in the records other servers wrote, drop those they removed. A record
+        is written after its blob and removed before it, so one without its blob is being removed."""
+        if not self.shared:
+            return
+        on_disk = {record.stem for record in self.root.glob("*.json")} if self.root.is_dir() else set()
+        known = {_stem(owner, file_id): (owner, file_id) for owner, file_id in self._index}
+        for stem, key in known.items():
+            if stem not in on_disk:
+                del self._index[key]
+                self.ledger.release(stem)
+        for stem in on_disk - known.keys():
+            try:
+                stored = StoredFile.from_record(json.loads((self.root / f"{stem}.json").read_bytes()))
+            except (OSError, ValueError, KeyError, TypeError):
+                continue  # removed meanwhile, or not a record of ours
+            if _stem(stored.owner, stored.id) == stem and self._blob(stored.owner, stored.id).is_file():
+                self._index[stored.owner, stored.id] = stored
+                self.ledger.charge(stem, stored.owner, stored.size_bytes, force=True)
 
     def _new_id(self, owner: str) -> str:
         while True:

@@ -5,6 +5,9 @@ the only credential its later requests need, as with Google's upload URLs. The r
 that started it, and the finished file is that owner's; a later request that carries another owner's
 key finds no upload. Until it finishes, an upload's bytes (or the size it declared, if larger) count
 against the store's quotas. An upload unused for ttl_s expires; a finished one is handed to the FileStore.
+
+Shared (a directory under several servers, as the FileStore may be), an upload started through one
+server continues through any: each lookup reads its record and its bytes' size from disk afresh.
 """
 
 from __future__ import annotations
@@ -64,15 +67,21 @@ class UploadStore:
         self.files = files
         self.ttl_s = ttl_s
         self.max_per_key = max_per_key
+        self.shared = files.shared
         self._clock = clock
         self._lock = threading.Lock()
         self._busy: set[str] = set()
-        self._open: dict[str, Upload] = self._load()
+        self._open: dict[str, Upload] = {}
+        if self.shared:
+            self._refresh_locked()
+        else:
+            self._open = self._load()
 
     def counts_by_owner(self) -> dict[str, int]:
         """How many uploads each owner has open."""
         now = self._clock()
         with self._lock:
+            self._refresh_locked()
             counts: dict[str, int] = {}
             for upload in self._open.values():
                 if upload.expires_at > now:
@@ -104,6 +113,7 @@ class UploadStore:
             owner=owner,
         )
         with self._lock:
+            self._refresh_locked()
             open_uploads = sum(1 for held in self._open.values() if held.owner == owner)
             if is_key(owner) and self.max_per_key is not None and open_uploads >= self.max_per_key:
                 raise QuotaExceeded(
@@ -129,6 +139,8 @@ class UploadStore:
         if not UPLOAD_ID.fullmatch(upload_id):
             raise missing
         with self._lock:
+            if self.shared:
+                self._reread_locked(upload_id)
             upload = self._open.get(upload_id)
             if upload is None or (owner is not None and owner != upload.owner):
                 raise missing
@@ -223,6 +235,7 @@ class UploadStore:
     def purge_expired(self) -> int:
         now = self._clock()
         with self._lock:
+            self._refresh_locked()
             expired = [
                 upload_id
                 for upload_id, upload in self._open.items()
@@ -257,6 +270,28 @@ class UploadStore:
             if leftover.name.endswith(".tmp") or leftover.stem not in uploads:
                 leftover.unlink(missing_ok=True)
         return uploads
+
+    def _refresh_locked(self) -> None:
+        """In a shared store: take in the uploads other servers started, drop those they ended."""
+        if not self.shared:
+            return
+        on_disk = {record.stem for record in self.root.glob("*.json")} if self.root.is_dir() else set()
+        for upload_id in on_disk | set(self._open):
+            self._reread_locked(upload_id)
+
+    def _reread_locked(self, upload_id: str) -> None:
+        """The upload as its record and bytes on disk stand now; gone (and released) if they are not."""
+        try:
+            fields = json.loads(self._record(upload_id).read_bytes())
+            upload = Upload(**fields, received=self._part(upload_id).stat().st_size)
+            if upload.id != upload_id or not is_owner(upload.owner):
+                raise ValueError(upload_id)
+        except (OSError, ValueError, TypeError):
+            if self._open.pop(upload_id, None) is not None:
+                self.files.ledger.release(_token(upload_id))
+            return
+        self._open[upload_id] = upload
+        self.files.ledger.charge(_token(upload_id), upload.owner, upload.held_bytes, force=True)
 
     def _limit(self, upload: Upload) -> tuple[int, PayloadTooLarge]:
         if upload.size_bytes is not None:

@@ -37,12 +37,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         stored_files, uploads = open_file_stores(settings)
         async with open_runtime(settings, registry) as runtime:
-            sessions = SessionStore(
-                runtime.sandbox,
-                ttl_s=settings.session_idle_timeout,
-                max_sessions=settings.max_kept_sessions,
-                max_per_key=settings.max_kept_sessions_per_key,
-            )
+            sessions = open_session_store(runtime.sandbox, settings)
             stored_interactions = InteractionStore(
                 runtime.sandbox,
                 ttl_s=settings.session_idle_timeout,
@@ -115,6 +110,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
+def open_session_store(sandbox: Sandbox, settings: Settings) -> SessionStore:
+    """Kept sessions in this process; on a Ray cluster, in the cluster's directory, for every replica."""
+    store: type[SessionStore] = SessionStore
+    if settings.ray is not None:
+        from codeloop.cluster.sessions import ClusterSessionStore
+
+        store = ClusterSessionStore
+    return store(
+        sandbox,
+        ttl_s=settings.session_idle_timeout,
+        max_sessions=settings.max_kept_sessions,
+        max_per_key=settings.max_kept_sessions_per_key,
+    )
+
+
 def open_file_stores(settings: Settings) -> tuple[FileStore, UploadStore]:
     """The Files API's stores under --data-dir: unfinished uploads count against the files' quotas."""
     store = FileStore(
@@ -123,6 +133,7 @@ def open_file_stores(settings: Settings) -> tuple[FileStore, UploadStore]:
         settings.max_files_bytes,
         settings.files_ttl_s,
         max_key_bytes=settings.max_files_bytes_per_key,
+        shared=settings.shared_data_dir,
     )
     uploads = UploadStore(
         settings.data_dir / "uploads",

@@ -13,6 +13,7 @@ from codeloop.errors import (
     InvalidRequest,
     QuotaExceeded,
     RequestTimeout,
+    SessionLost,
 )
 from codeloop.server.handlers import error_response
 
@@ -24,6 +25,7 @@ from codeloop.server.handlers import error_response
         (RequestTimeout("slow"), 408, "DEADLINE_EXCEEDED", {"connection": "close"}),
         (HeadersTooLarge("big"), 431, "INVALID_ARGUMENT", {"connection": "close"}),
         (DiskFull("full"), 503, "UNAVAILABLE", {}),
+        (SessionLost("its node is gone"), 503, "UNAVAILABLE", {}),
         (InvalidRequest("bad"), 400, "INVALID_ARGUMENT", {}),
     ],
 )

@@ -1,0 +1,77 @@
+"""A real multi-node Ray cluster on this machine: a head node and sandbox nodes, each a raylet of its own
+with its own logical resources, so that placement is by the `codeloop_sandbox` resource, not by this
+machine's CPU count. Small object stores, no dashboard.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import ray
+from ray.cluster_utils import Cluster
+
+from codeloop.cluster.host import RESOURCE
+from codeloop.cluster.sandbox import NAMESPACE
+
+OBJECT_STORE_BYTES = 80 * 1024**2
+SESSIONS_PER_NODE = 4
+
+
+@dataclass
+class RayCluster:
+    cluster: Any  # ray.cluster_utils.Cluster
+    workers: list[Any]  # its sandbox nodes (ray._private.node.Node)
+
+    @property
+    def address(self) -> str:
+        address: str = self.cluster.address
+        return address
+
+    @property
+    def worker_ids(self) -> set[str]:
+        return {node.node_id for node in self.workers}
+
+    def add_sandbox_node(self) -> Any:
+        node = self.cluster.add_node(
+            num_cpus=0, resources={RESOURCE: SESSIONS_PER_NODE}, object_store_memory=OBJECT_STORE_BYTES
+        )
+        self.workers.append(node)
+        self.cluster.wait_for_nodes()
+        return node
+
+    def remove(self, node: Any) -> None:
+        self.workers.remove(node)
+        self.cluster.remove_node(node, allow_graceful=False)
+
+
+def start_cluster(sandbox_nodes: int = 2) -> RayCluster:
+    """A head node (no sandbox resource) and sandbox_nodes sandbox nodes, this process connected."""
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    # A small, busy machine: Serve's proxy answers its readiness check slowly at first, and is not to
+    # be killed and restarted for it (its processes inherit these from the raylets started here).
+    os.environ.setdefault("RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S", "60")
+    os.environ.setdefault("RAY_SERVE_PROXY_HEALTH_CHECK_TIMEOUT_S", "60")
+    cluster = Cluster(
+        initialize_head=True,
+        head_node_args={
+            "num_cpus": 2,
+            "object_store_memory": OBJECT_STORE_BYTES,
+            "include_dashboard": False,
+        },
+    )
+    nodes = RayCluster(cluster, [])
+    try:
+        for _ in range(sandbox_nodes):
+            nodes.add_sandbox_node()
+        ray.init(address=cluster.address, namespace=NAMESPACE, log_to_driver=False)
+    except BaseException:
+        cluster.shutdown()
+        raise
+    return nodes
+
+
+def stop_cluster(nodes: RayCluster) -> None:
+    ray.shutdown()
+    nodes.cluster.shutdown()
