@@ -11,6 +11,7 @@ import asyncio
 import os
 
 import ray
+
 from codeloop.errors import NotFound, QuotaExceeded
 from codeloop.execution import Execution
 from codeloop.sandbox.base import Sandbox, Session
