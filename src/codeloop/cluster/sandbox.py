@@ -30,6 +30,7 @@ from codeloop.errors import CodeloopError, QuotaExceeded, SandboxFailure, Sessio
 from codeloop.execution import Execution
 from codeloop.sandbox.base import SessionCounts, SessionMemory
 from codeloop.sandbox.limits import Limits, SandboxConfig
+from codeloop.sandbox.output import Listener
 
 __all__ = ["NAMESPACE", "RaySandbox", "RaySession", "SessionRef", "call_actor", "start_ray_sandbox"]
 
@@ -222,7 +223,11 @@ class RaySession:
     def node_id(self) -> str:
         return self.ref.node_id
 
-    async def run(self, code: str, timeout_s: float | None = None) -> Execution:
+    async def run(
+        self, code: str, timeout_s: float | None = None, on_output: Listener | None = None
+    ) -> Execution:
+        """The block runs on the session's node; its output is not streamed across the cluster, so
+        `on_output` is not told anything and the result carries the whole output."""
         deadline = (self._sandbox.limits.timeout_s if timeout_s is None else timeout_s) + RUN_MARGIN_S
         execution: Execution = await self._call(
             lambda host: host.run.remote(self.ref.number, code, timeout_s), deadline
