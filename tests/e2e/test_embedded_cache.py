@@ -95,3 +95,21 @@ def test_greedy_output_does_not_depend_on_the_cache(request_: Chat, befores: dic
             assert np.array_equal(logits_again, logits), f"after {name}: logits differ in their last bits"
     finally:
         asyncio.run(backend.aclose())
+
+
+def test_a_question_after_another_reuses_the_system_prompt_from_the_cache() -> None:
+    if not MODEL_FILE.exists():
+        pytest.fail(f"{MODEL_FILE} is missing: `make test` pulls it")
+    backend = EmbeddedBackend(QWEN_05B, MODEL_FILE, threads=2)
+    seen = []
+    backend.on_generation = seen.append
+    try:
+        greedy(backend, loop_chat("What is 17 factorial?", 4))
+        greedy(backend, FIRST)
+        first, second = seen
+        system = backend.llm.tokenize(prompts.CODE_EXECUTION_PROMPT.encode(), add_bos=False)
+        assert first.prefill_tokens == first.prompt_tokens  # an empty cache
+        # Only the question is evaluated again: the system prompt's chunk comes from the cache.
+        assert second.prefill_tokens < second.prompt_tokens - len(system)
+    finally:
+        asyncio.run(backend.aclose())

@@ -17,6 +17,7 @@ from codeloop.backends.base import Message
 END_OF_TURN = "<|im_end|>"
 # Opens the assistant's turn: a prompt ends with it, and the model's text follows it.
 ASSISTANT_OPENER = "<|im_start|>assistant\n"
+USER_OPENER = "<|im_start|>user\n"
 DEFAULT_SYSTEM = "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."
 
 ResultStyle = Literal["tool", "output"]

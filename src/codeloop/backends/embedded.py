@@ -105,7 +105,7 @@ class EmbeddedBackend:
             parallel.widen_context(self.llm, max_samples)
         self.max_samples = max_samples
         self._stop_tokens = {self.llm.token_eos(), *self._special(chatml.END_OF_TURN)}
-        self._opener = self._special(chatml.ASSISTANT_OPENER)
+        self._openers = (self._special(chatml.ASSISTANT_OPENER), self._special(chatml.USER_OPENER))
         # Leading cached tokens computed in their prompt's own chunks (not one by one, as generated).
         self._chunked = 0
         self.reuse_cache = reuse_cache  # off only to measure what the reuse saves
@@ -309,7 +309,7 @@ class EmbeddedBackend:
         stats = GenerationStats(prompt_tokens=len(prompt))
         held = held_prefix(self.llm.input_ids[: self.llm.n_tokens], prompt)
         stats.held_tokens = min(held, len(prompt) - 1)
-        starts = chunk_starts(prompt, self._opener, self.llm.n_batch)
+        starts = chunk_starts(prompt, self._openers, self.llm.n_batch)
         kept = reusable_prefix(starts, min(held, self._chunked), len(prompt)) if self.reuse_cache else 0
         self._keep_cached(kept)
         stats.prefill_tokens = len(prompt) - kept

@@ -9,10 +9,11 @@ answered 5117 as a first request and 328 after others). So every prompt is evalu
 that depend on its tokens alone, and the cache is reused only up to the start of a chunk that it
 already holds as computed in exactly that chunking.
 
-The chunks start at 0, where each assistant message's text begins (just after its
-`<|im_start|>assistant\\n`), and every n_batch tokens after either. A prompt with no assistant
-message yet is cut every n_batch tokens from 0, as llama-cpp-python always cut it. A loop
-iteration's prompt extends the previous one past the point where the model's reply begins, which
+The chunks start at 0, where each user and assistant message's text begins (just after its
+`<|im_start|>user\\n` or `<|im_start|>assistant\\n`), and every n_batch tokens after any of those.
+So the system prompt (with the first user opener) is a chunk of its own, computed the same way
+whatever follows it, and every request with the same system prompt reuses it from the cache. A
+loop iteration's prompt extends the previous one past the point where the model's reply begins, which
 is a chunk start of the new prompt, so everything the previous prompt evaluated is reused; only the
 reply (generated one token at a time, not in a chunk) and what follows it are evaluated again.
 """
@@ -33,17 +34,20 @@ def held_prefix(held: npt.NDArray[np.intc], prompt: Sequence[int]) -> int:
     return int(differ[0]) if len(differ) else size
 
 
-def chunk_starts(prompt: Sequence[int], opener: Sequence[int], chunk: int) -> list[int]:
+def chunk_starts(prompt: Sequence[int], openers: Sequence[Sequence[int]], chunk: int) -> list[int]:
     """Where each llama_decode of the prompt starts; a chunk runs to the next start, or to the end.
 
-    The starts up to a position depend only on the tokens before it, so a prompt that extends
-    another shares its starts."""
-    width = len(opener)
-    opened = [
-        position
-        for position in range(width, len(prompt))
-        if list(prompt[position - width : position]) == list(opener)
-    ]
+    A chunk starts just after each of the `openers` token sequences. The starts up to a position
+    depend only on the tokens before it, so a prompt that extends another shares its starts."""
+    opened = sorted(
+        {
+            position
+            for opener in openers
+            if opener
+            for position in range(len(opener), len(prompt))
+            if list(prompt[position - len(opener) : position]) == list(opener)
+        }
+    )
     bounds = [0, *opened, len(prompt)]
     return [start for begin, end in itertools.pairwise(bounds) for start in range(begin, end, chunk)]
 

@@ -6,6 +6,7 @@ import pytest
 from codeloop.backends.prefix import chunk_starts, held_prefix, reusable_prefix
 
 OPENER = [7, 8, 9]  # stands for <|im_start|>assistant\n
+USER = [7, 6]  # stands for <|im_start|>user\n
 
 
 def held(*tokens: int) -> np.ndarray:
@@ -21,21 +22,33 @@ def test_held_prefix_is_the_common_start() -> None:
 
 def test_a_first_prompt_is_cut_every_chunk_from_the_start() -> None:
     prompt = [1] * 10 + OPENER  # system and user turns, then the opener the model continues
-    assert chunk_starts(prompt, OPENER, 4) == [0, 4, 8, 12]
-    assert chunk_starts(prompt, OPENER, 512) == [0]
+    assert chunk_starts(prompt, [OPENER], 4) == [0, 4, 8, 12]
+    assert chunk_starts(prompt, [OPENER], 512) == [0]
 
 
 def test_a_chunk_starts_where_each_assistant_message_begins() -> None:
     first = [1] * 5 + OPENER
     second = first + [2] * 6 + [3] * 2 + OPENER  # the reply, then the code result
-    assert chunk_starts(second, OPENER, 512) == [0, 8]
-    assert chunk_starts(second, OPENER, 4) == [0, 4, 8, 12, 16]
+    assert chunk_starts(second, [OPENER], 512) == [0, 8]
+    assert chunk_starts(second, [OPENER], 4) == [0, 4, 8, 12, 16]
     # The starts before a position depend only on the tokens before it: an extension keeps them.
-    assert chunk_starts(second, OPENER, 4)[:2] == chunk_starts(first, OPENER, 4)
+    assert chunk_starts(second, [OPENER], 4)[:2] == chunk_starts(first, [OPENER], 4)
+
+
+def test_the_system_prompt_is_a_chunk_of_its_own_shared_by_every_question() -> None:
+    system = [1] * 6 + USER
+    first = system + [2] * 3 + OPENER
+    other = system + [3] * 5 + OPENER
+    assert chunk_starts(first, [OPENER, USER], 512) == [0, 8]
+    assert chunk_starts(other, [OPENER, USER], 4) == [0, 4, 8, 12]
+    # Another question after the same system prompt reuses the system chunk, not more.
+    held_tokens = held_prefix(held(*first), other)
+    assert held_tokens == 8
+    assert reusable_prefix(chunk_starts(other, [OPENER, USER], 512), held_tokens, len(other)) == 8
 
 
 def test_no_tokens_no_chunks() -> None:
-    assert chunk_starts([], OPENER, 4) == []
+    assert chunk_starts([], [OPENER], 4) == []
     assert reusable_prefix([], 5, 0) == 0
 
 
