@@ -19,6 +19,8 @@ _COMPUTING = re.compile(
     r"day of the week|weekday|which day|what day|date|days|weeks|months|years|leap|"
     r"solve|equation|derivative|integral|integrate|differentiate|limit|matrix|probability|"
     r"letters?|characters?|vowels?|consonants?|words?|reverse\w*|sort\w*|occurr\w*|appear\w*|"
+    r"spelled backwards?|backwards|in reverse|replac\w* (every|each|all)|upper ?case|lower ?case|"
+    r"palindrom\w*|anagrams?|"
     r"code|program|python|script|run"
     r")\b",
     re.IGNORECASE,

@@ -16,6 +16,10 @@ from codeloop.loop.triage import needs_code
         "Convert 98.6 degrees Fahrenheit to Celsius.",
         "What's the median of 3, 9, 1 and 14?",
         "Reverse the word codeloop.",
+        "What is canyon spelled backwards?",
+        'Replace every "e" in "needle" with "x". What do you get?',
+        "Write mississippi in upper case.",
+        "Is racecar a palindrome?",
     ],
 )
 def test_questions_that_need_computing(question: str) -> None:
@@ -23,7 +27,14 @@ def test_questions_that_need_computing(question: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "question", ["Hello!", "hi there", "What is the capital of France?", "Tell me a joke about cats."]
+    "question",
+    [
+        "Hello!",
+        "hi there",
+        "What is the capital of France?",
+        "Tell me a joke about cats.",
+        "What can replace butter in a cake?",
+    ],
 )
 def test_questions_that_do_not(question: str) -> None:
     assert not needs_code(question)
