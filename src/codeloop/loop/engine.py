@@ -25,6 +25,7 @@ from codeloop.loop.inputs import FetchFile, InputFiles
 from codeloop.loop.limits import LoopLimits
 from codeloop.loop.live import LiveOutput
 from codeloop.loop.policy import AnswerPolicy
+from codeloop.loop.recital import computes_nothing
 from codeloop.loop.stops import StopScanner
 from codeloop.loop.triage import needs_code
 from codeloop.loop.voting import winner
@@ -156,6 +157,7 @@ class _Run:
         self.ran: dict[str, bool] = {}  # each block that ran, and whether it ran well
         self.printed: list[str] = []  # what the blocks that ran well printed
         self.answer_now = False
+        self.recital_refused = False  # whether a program that computes nothing was sent back
         asked = [m.content for m in conversation.messages if m.role == "user"]
         self.asked = asked  # the user's words: numbers in them are never "corrected"
         self.code_first = (
@@ -203,6 +205,8 @@ class _Run:
             step = self._answer(reply)
         elif reply.code in self.ran:
             step = self._repeated_block(reply, reply.code)
+        elif self.code_first and not self.recital_refused and computes_nothing(reply.code):
+            step = self._recited_block(reply)
         else:
             step = self._code_block(reply, reply.code)
         async with contextlib.aclosing(step) as events:  # closed at once: a running block ends with it
@@ -247,6 +251,14 @@ class _Run:
         return
         yield  # a step like the others, which yield their events
 
+    async def _recited_block(self, reply: _Reply) -> AsyncGenerator[Event, None]:
+        """Nothing for the client: a program that only prints a value written into it is the
+        model's recalled answer in disguise, so it is asked, once, for a program that computes."""
+        self.recital_refused = True
+        self.messages += [Message("assistant", reply.written), Message("user", prompts.COMPUTE_IT)]
+        return
+        yield  # a step like the others, which yield their events
+
     async def _code_block(self, reply: _Reply, code: str) -> AsyncGenerator[Event, None]:
         block_id = self._new_id()
         yield CodeBlock(code, id=block_id)
@@ -278,7 +290,9 @@ class _Run:
     ) -> AsyncIterator[Event]:
         """A block's result, for the client and for the model's next turn."""
         yield CodeResult(execution, id=block_id)
-        result = prompts.result_message(execution.outcome, execution.output)
+        result = prompts.result_message(
+            execution.outcome, execution.output, [file.name for file in self.conversation.files]
+        )
         self.tally.tool += self.backend.count_tokens(result.content)
         self.messages += [Message("assistant", reply.written), result]
         self.blocks += 1

@@ -5,7 +5,8 @@ printed, "35,568,742,809,600" written). As the answer streams, each number in it
 until it is complete and compared with the numbers the code printed: one that matches none of them
 but is a near miss of one (a digit or two apart, long enough that a near miss is no coincidence)
 is replaced by the printed number, written the way the text wrote its own (with or without
-thousands separators). Numbers the user wrote, and roundings of a printed number, are left alone.
+thousands separators); a printed number whose separators the text misplaced is written with them
+where they belong. Numbers the user wrote, and roundings of a printed number, are left alone.
 """
 
 from __future__ import annotations
@@ -43,7 +44,13 @@ class Grounding:
     def _replace(self, match: re.Match[str]) -> str:
         written = match.group()
         plain = written.replace(",", "")
-        if plain in self._printed or _digits(written) in self._given:
+        if _digits(written) in self._given:
+            return written
+        if plain in self._printed:
+            if len(plain) >= MIN_DIGITS and _misgrouped(written):  # separators misplaced
+                fixed = _grouped(plain)
+                self.corrections.append((written, fixed))
+                return fixed
             return written
         truth = self._near_miss(plain)
         if truth is None:
@@ -70,6 +77,14 @@ class Grounding:
 
 def _digits(number: str) -> str:
     return number.replace(",", "")
+
+
+def _misgrouped(written: str) -> bool:
+    """Whether thousands separators split the number where no convention puts them: a group after
+    the first that is not three digits long ("627,001,393,674,908,65616"). Indian grouping
+    (12,34,567) keeps its last group at three digits and passes."""
+    whole = written.partition(".")[0]
+    return "," in whole and len(whole.rsplit(",", 1)[1]) != 3
 
 
 def _grouped(number: str) -> str:

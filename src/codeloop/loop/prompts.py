@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 
 from google.genai import types
@@ -44,7 +45,13 @@ MODEL_OUTPUT_CHARS = 6000
 
 FIX_REQUEST = "Fix the code and run it again, without the part that failed."
 REPEATED_SUCCESS = "That code already ran; its output is above. Give the final answer in plain text now."
+COMPUTE_IT = (
+    "That program only prints a value written into it: it computes nothing. Write a program that "
+    "computes the answer from the question's own data, then prints it."
+)
 REPEATED_FAILURE = "That is the code that just failed, unchanged. Write different code that avoids the error."
+
+_MISSING_FILE = re.compile(r"FileNotFoundError|No such file or directory")
 
 _RESULT_HEADERS = {
     Outcome.OUTCOME_OK: "Output:",
@@ -80,9 +87,23 @@ def bare_output(outcome: Outcome | str | None, output: str) -> str:
     return text
 
 
-def result_message(outcome: Outcome | str | None, output: str) -> Message:
-    """A code result for the model, in both shapes a backend may show it in (see Message.output)."""
-    return Message("tool", format_result(outcome, output), output=bare_output(outcome, output))
+def result_message(outcome: Outcome | str | None, output: str, files: Iterable[str] = ()) -> Message:
+    """A code result for the model, in both shapes a backend may show it in (see Message.output).
+
+    A block that failed to find a file is told which files the working directory holds: small
+    models misremember a name they were given (file_input_0.json for input_file_0.json), then
+    invent paths."""
+    hint = _files_hint(outcome, output, list(files))
+    return Message(
+        "tool", format_result(outcome, output) + hint, output=bare_output(outcome, output) + hint.lstrip("\n")
+    )
+
+
+def _files_hint(outcome: Outcome | str | None, output: str, files: list[str]) -> str:
+    failed = Outcome(outcome or Outcome.OUTCOME_OK) != Outcome.OUTCOME_OK
+    if not (failed and files and _MISSING_FILE.search(output)):
+        return ""
+    return "\nThe working directory holds these files: " + ", ".join(files) + "."
 
 
 def render(

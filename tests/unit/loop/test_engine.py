@@ -9,6 +9,7 @@ from codeloop.backends.base import Sample, Sampling
 from codeloop.backends.scripted import ScriptedBackend
 from codeloop.errors import StagingFailed
 from codeloop.execution import Execution, NamedFile, Outcome
+from codeloop.loop import prompts
 from codeloop.loop.engine import Conversation, Engine
 from codeloop.loop.events import CodeBlock, CodeResult, Event, Finished, OutputPiece, TextDelta
 from codeloop.loop.limits import LoopLimits
@@ -303,6 +304,57 @@ def test_a_greeting_is_answered_in_words() -> None:
     _, backend, sandbox = run_prefilling("Hello there!")
     assert [chat.prefix for chat in backend.chats] == [""]
     assert sandbox.ran == []
+
+
+class RecitingBackend(PrefillingBackend):
+    """Writes its guess into a print call, then, told so, a program that computes."""
+
+    def __init__(self, guesses: int = 1) -> None:
+        super().__init__()
+        self.guesses = guesses
+
+    def reply(self, chat, variant=0):
+        self.chats.append(chat)
+        if any(m.role == "tool" for m in chat.messages):
+            return "So 17! = 355687428096000."
+        written = sum(m.role == "assistant" for m in chat.messages)
+        fence = "" if chat.prefix else "```python\n"  # the loop started the block, or it did not
+        return fence + ('print("5040")' if written < self.guesses else "print(factorial(17))") + "\n```\n"
+
+
+def run_reciting(
+    guesses: int, policy: AnswerPolicy | None = None
+) -> tuple[list[Event], RecitingBackend, FakeSandbox]:
+    sandbox = FakeSandbox()
+    backend = RecitingBackend(guesses)
+    engine = Engine(backend, sandbox, policy=policy)
+
+    async def collect() -> list[Event]:
+        conversation = Conversation.from_question("What is 17 factorial?")
+        return [e async for e in engine.run(conversation, PrintingSession(sandbox))]
+
+    return asyncio.run(collect()), backend, sandbox
+
+
+def test_a_program_that_only_prints_a_literal_is_sent_back_once_for_one_that_computes() -> None:
+    events, backend, sandbox = run_reciting(guesses=1)
+    assert sandbox.ran == ["print(factorial(17))\n"]  # the recited guess never ran
+    assert [e.code for e in events if isinstance(e, CodeBlock)] == ["print(factorial(17))\n"]
+    assert [chat.prefix for chat in backend.chats] == ["```python\n", "```python\n", ""]
+    told = backend.chats[1].messages
+    assert told[-2].content == '```python\nprint("5040")\n```\n'
+    assert told[-1].content == prompts.COMPUTE_IT
+
+
+def test_a_model_that_recites_again_has_its_program_run() -> None:
+    _, backend, sandbox = run_reciting(guesses=2)
+    assert sandbox.ran == ['print("5040")\n']  # asked once, not twice: the second one runs
+    assert len(backend.chats) == 3
+
+
+def test_without_compute_first_a_recited_program_runs() -> None:
+    _, _, sandbox = run_reciting(guesses=1, policy=AnswerPolicy(compute_first=False))
+    assert sandbox.ran == ['print("5040")\n']
 
 
 class VotingBackend(PrefillingBackend):

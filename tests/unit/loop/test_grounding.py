@@ -41,3 +41,17 @@ def test_two_near_misses_leave_the_text_alone() -> None:
 def test_without_printed_numbers_the_text_passes_through() -> None:
     grounding = Grounding(["done\n"])
     assert streamed(grounding, ["It is 35568742809600", "."]) == "It is 35568742809600."
+
+
+def test_a_printed_number_with_misplaced_separators_is_regrouped() -> None:
+    grounding = Grounding(["62700139367490865616\n"], ["What's 68,462,376,022 times 915,833,528?"])
+    text = streamed(grounding, ["It is 627,001,393,674,9", "08,65616."])
+    assert text == "It is 62,700,139,367,490,865,616."
+    assert grounding.corrections == [("627,001,393,674,908,65616", "62,700,139,367,490,865,616")]
+
+
+def test_conventional_groupings_and_short_lists_stand() -> None:
+    grounding = Grounding(["1234567\n123\n"])
+    text = "In lakhs 12,34,567; in thousands 1,234,567; the digits 1,2,3."
+    assert streamed(grounding, [text]) == text
+    assert grounding.corrections == []

@@ -132,3 +132,15 @@ def test_a_server_side_tools_replayed_result_is_context() -> None:
         Message("tool", '{"tool": "GOOGLE_SEARCH_WEB", "response": {"hits": 3}}'),
         Message("assistant", "Three hits."),
     ]
+
+
+def test_a_block_that_found_no_file_is_told_which_files_there_are() -> None:
+    missing = "FileNotFoundError: [Errno 2] No such file or directory: 'file_input_0.json'\n"
+    message = prompts.result_message("OUTCOME_FAILED", missing, ["input_file_0.json", "notes.txt"])
+    hint = "The working directory holds these files: input_file_0.json, notes.txt."
+    assert message.content.endswith("\n" + hint)
+    assert message.output is not None and message.output.endswith(hint)
+    # Not when the block ran well, failed otherwise, or the request sent no files.
+    assert hint not in prompts.result_message("OUTCOME_OK", missing, ["input_file_0.json"]).content
+    assert hint not in prompts.result_message("OUTCOME_FAILED", "ZeroDivisionError\n", ["a.csv"]).content
+    assert "holds these files" not in prompts.result_message("OUTCOME_FAILED", missing).content
