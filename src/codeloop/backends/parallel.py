@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from codeloop.backends.continuation import Continuation
+from codeloop.backends.scheduler import Row
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
@@ -57,6 +58,8 @@ class SamplerSettings:
     top_k: int
     repeat_penalty: float
     seed: int
+    frequency_penalty: float = 0.0
+    presence_penalty: float = 0.0
 
 
 class SamplerChain:
@@ -71,7 +74,11 @@ class SamplerChain:
         self._chain = lib.llama_sampler_chain_init(lib.llama_sampler_chain_default_params())
         links = [
             lib.llama_sampler_init_penalties(
-                llm.n_vocab(), llm.last_n_tokens_size, settings.repeat_penalty, 0.0, 0.0
+                llm.n_vocab(),
+                llm.last_n_tokens_size,
+                settings.repeat_penalty,
+                settings.frequency_penalty,
+                settings.presence_penalty,
             )
         ]
         if settings.temperature == 0:
@@ -108,8 +115,8 @@ class TokenBatch:
         self.capacity = capacity
         self._batch: Any = lib.llama_batch_init(capacity, 0, 1)
 
-    def fill(self, entries: Sequence[tuple[int, int, int]]) -> None:
-        """(token, position, sequence id) per row."""
+    def fill(self, entries: Sequence[tuple[int, int, int]], logits: Sequence[bool] | None = None) -> None:
+        """(token, position, sequence id) per row; logits for every row unless `logits` says which."""
         assert len(entries) <= self.capacity
         batch = self._batch
         batch.n_tokens = len(entries)
@@ -118,7 +125,7 @@ class TokenBatch:
             batch.pos[row] = position
             batch.n_seq_id[row] = 1
             batch.seq_id[row][0] = sequence
-            batch.logits[row] = True
+            batch.logits[row] = True if logits is None else logits[row]
 
     def decode(self, ctx: Any) -> int:
         return int(self._lib.llama_decode(ctx, self._batch))
@@ -205,3 +212,46 @@ def drop_tail(llm: Llama, keep: int) -> None:
 
     lib.llama_memory_seq_rm(lib.llama_get_memory(llm.ctx), 0, keep, -1)
     llm.n_tokens = keep
+
+
+class ContextModel:
+    """The scheduler's Model (see scheduler.py) over a Llama's context: rows decoded, cells moved."""
+
+    def __init__(self, llm: Llama, capacity: int) -> None:
+        from llama_cpp import llama_cpp as lib
+
+        self._lib = lib
+        self._llm = llm
+        self._batch = TokenBatch(capacity)
+
+    def decode(self, rows: Sequence[Row]) -> bool:
+        self._batch.fill([(row.token, row.position, row.sequence) for row in rows], [r.logits for r in rows])
+        code = self._batch.decode(self._llm.ctx)
+        if code == NO_ROOM:
+            return False
+        if code != 0:
+            raise RuntimeError(f"llama_decode returned {code}")
+        return True
+
+    def forget(self, sequence: int, start: int) -> None:
+        self._lib.llama_memory_seq_rm(self._memory, sequence, start, -1)
+
+    def share(self, source: int, target: int, tokens: int) -> None:
+        self._lib.llama_memory_seq_cp(self._memory, source, target, 0, tokens)
+
+    def free_cells(self) -> int:
+        """Cells no sequence holds: n_ctx less each sequence's positions (shared cells count once
+        per sequence, so this errs low)."""
+        memory, lib = self._memory, self._lib
+        held = sum(
+            lib.llama_memory_seq_pos_max(memory, sequence) + 1
+            for sequence in range(self._llm.context_params.n_seq_max)
+        )
+        return max(0, self._llm.n_ctx() - held)
+
+    def close(self) -> None:
+        self._batch.close()
+
+    @property
+    def _memory(self) -> Any:
+        return self._lib.llama_get_memory(self._llm.ctx)
