@@ -11,7 +11,7 @@ very chunks (see prefix.py), so an iteration evaluates again only the previous r
 code result, and its prompt's logits do not depend on what ran before or beside it.
 
 sample_many() writes several continuations of one chat: the first exactly as stream() would, then
-the others together, from the prompt's cells, shared without copying (see parallel.py).
+the others together, from a copy of the prompt's cells (see parallel.py).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ a new request's first token waits for the prompts ahead of it, not for anyone's 
 
 Slots bound how many requests run at once; the rest wait, first come first served. A job of several
 lanes (several samples of one chat) writes its first lane as a lone request would, then starts the
-others from the prompt's cells, shared without copying.
+others from a copy of the prompt's cells.
 
 Nothing here touches llama.cpp: a Model decodes rows and moves cells, a Lane's sampler picks its
 token from a row of logits and its Output takes it, so the policy is tested with a fake.
@@ -60,7 +60,9 @@ class Model(Protocol):
         """Let `target` see the first `tokens` positions of `source` (no copy)."""
         ...
 
-    def free_cells(self) -> int: ...
+    def room(self, sequence: int) -> int:
+        """Cells the sequence may still fill."""
+        ...
 
 
 class Output(Protocol):
@@ -85,11 +87,13 @@ class Lane:
     position: int = 0
     pending: int = -1  # sampled, not yet decoded
     live: bool = True
+    written: int = 0  # tokens sampled
 
     def take(self, row: int) -> None:
         if not self.live:
             return
         token = self.sample(row)
+        self.written += 1
         self.live = self.output.take(token, row)
         self.pending = token
 
@@ -277,10 +281,9 @@ class Scheduler:
             live = [lane for lane in job.forks if lane.live]
             if not live:
                 continue
-            room = self.model.free_cells() // len(live)
             for lane in live:
-                lane.output.cut(room)
                 self.model.share(job.slot.id, lane.sequence, len(job.prompt))
+                lane.output.cut(lane.written + self.model.room(lane.sequence))
 
     def _decode(self, lanes: list[tuple[Job, Lane]]) -> None:
         rows = [Row(lane.pending, lane.position, lane.sequence, True) for _, lane in lanes]

@@ -40,7 +40,7 @@ class FakeContext:
     def share(self, source: int, target: int, tokens: int) -> None:
         self.held[target] = {p for p in self.held.get(source, set()) if p < tokens}
 
-    def free_cells(self) -> int:
+    def room(self, sequence: int) -> int:
         return self.cells - self.used()
 
     def used(self) -> int:
