@@ -115,7 +115,7 @@ async def _throughput(backend: Any, raw: Any, tokens: int, rounds: int) -> Throu
     prompt = _chatml_prompt(messages)
     ours, theirs = [], []
     for _ in range(rounds):
-        backend.llm.reset()
+        backend.clear_cache()
         count, first, last = 0, 0.0, 0.0
         async for chunk in backend.stream(Chat(messages, sampling=sampling)):
             now = time.perf_counter()
@@ -159,7 +159,7 @@ async def _primes_request(backend: Any, sandbox: Sandbox, reuse: bool) -> dict[s
     from codeloop.loop.events import TextDelta
 
     backend.reuse_cache = reuse
-    backend.llm.reset()
+    backend.clear_cache()
     history: list[GenerationStats] = []
     backend.on_generation = history.append
     timed = _TimedSandbox(sandbox)
