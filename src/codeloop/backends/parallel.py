@@ -164,8 +164,8 @@ class ContextModel:
 
     def room(self, sequence: int) -> int:
         """Cells left in the sequence's stream."""
-        held = self._lib.llama_memory_seq_pos_max(self._memory, sequence) + 1
-        return max(0, self._lib.llama_n_ctx_seq(self._llm.ctx) - held)
+        held = int(self._lib.llama_memory_seq_pos_max(self._memory, sequence)) + 1
+        return max(0, int(self._lib.llama_n_ctx_seq(self._llm.ctx)) - held)
 
     def close(self) -> None:
         self._batch.close()
