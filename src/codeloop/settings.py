@@ -41,6 +41,13 @@ class Settings(BaseSettings):
     threads: int | None = Field(
         None, ge=1, description="CPU threads for the embedded model (default: all cores)."
     )
+    slots: int = Field(
+        4,
+        ge=1,
+        le=64,
+        description="Requests the embedded model decodes together; more wait. Each slot keeps one "
+        "conversation's KV cache between its turns.",
+    )
     exec_timeout: float = Field(30.0, gt=0, description="Wall-clock limit per code block, in seconds.")
     output_limit: int = Field(1 << 20, gt=0, description="Bytes of output kept per code block.")
     max_code_blocks: int = Field(10, ge=0, description="Code blocks one request may run.")
@@ -231,6 +238,7 @@ class Settings(BaseSettings):
         return BackendOptions(
             cache_dir=self.cache_dir,
             threads=self.threads,
+            slots=self.slots,
             upstream_url=self.upstream_url,
             upstream_api_key=self.upstream_api_key,
             results="output" if self.result_style == "output" else "tool",

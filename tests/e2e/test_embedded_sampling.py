@@ -53,7 +53,7 @@ def other_sequences_hold_cells(backend: EmbeddedBackend) -> bool:
     from llama_cpp import llama_cpp as lib
 
     memory = lib.llama_get_memory(backend.llm.ctx)
-    return any(lib.llama_memory_seq_pos_max(memory, seq) >= 0 for seq in range(1, backend.max_samples))
+    return any(lib.llama_memory_seq_pos_max(memory, seq) >= 0 for seq in backend.sample_sequences)
 
 
 def test_the_first_sample_is_what_stream_writes(backend: EmbeddedBackend) -> None:

@@ -1,29 +1,28 @@
-"""The embedded backend: a GGUF model run in-process by llama-cpp-python, its KV cache kept across turns.
+"""The embedded backend: a GGUF model run in-process by llama-cpp-python, several conversations
+decoded together, each keeping its KV cache across its turns.
 
-Each loop iteration re-sends the whole conversation, but the prompt of iteration n+1 starts with
-the prompt and output of iteration n, so most of it is in the KV cache already. Prompts are
-evaluated in chunks that depend on their tokens alone, and the cache is reused only where it holds
-those very chunks (see prefix.py): the same request gives the same output whatever ran before it,
-and an iteration evaluates again only the previous reply and the new code result.
+One thread owns the llama.cpp context and runs the scheduler (see scheduler.py): every stream() and
+sample_many() call is a job queued to it, given a slot (a sequence id of the shared KV cache) and
+decoded in the same llama_decode as the other jobs' tokens. Each loop iteration re-sends the whole
+conversation, but its prompt starts with the prompt and output of the previous iteration, which
+the conversation's slot still holds: prompts are evaluated in chunks that depend on their tokens
+alone, each alone in its llama_decode, and a slot's cells are reused only where they hold those
+very chunks (see prefix.py), so an iteration evaluates again only the previous reply and the new
+code result, and its prompt's logits do not depend on what ran before or beside it.
 
-sample_many() writes several continuations of one chat: sequence 0 exactly as stream() would (it
-is stream()'s own generation), then the others together, one llama_decode per step, in sequences
-of the same context that share the prompt's cells (see parallel.py).
+sample_many() writes several continuations of one chat: the first exactly as stream() would, then
+the others together, from a copy of the prompt's cells (see parallel.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import codecs
-import itertools
 import math
-import threading
-import time
-from collections.abc import AsyncGenerator, Callable, Generator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import anyio
 import numpy as np
@@ -32,7 +31,8 @@ from codeloop.backends import chatml, parallel
 from codeloop.backends.base import Chat, Chunk, FinishReason, ModelInfo, Sample, Sampling
 from codeloop.backends.catalog import EmbeddedModel
 from codeloop.backends.continuation import Continuation, sample_seeds
-from codeloop.backends.prefix import chunk_starts, held_prefix, reusable_prefix
+from codeloop.backends.prefix import chunk_starts
+from codeloop.backends.scheduler import Job, JobStats, Lane, Scheduler, SchedulerThread
 from codeloop.errors import BackendUnavailable, InvalidRequest
 from codeloop.logprobs import Candidate, TokenLogprob
 
@@ -43,21 +43,15 @@ if TYPE_CHECKING:
 # (measured) answer every time; a request that wants variety sets its own temperature.
 DEFAULT_SAMPLING = Sampling(temperature=0.0, top_p=0.95, top_k=40, seed=0)
 REPEAT_PENALTY = 1.1
-# Sequences one context holds: the most samples one sample_many() call may ask for.
+# Sequences one context holds beyond the slots: the most samples one sample_many() call may ask for.
 MAX_SAMPLES = 8
+# Requests decoded together; more wait for a slot. Each slot keeps one conversation's cache.
+SLOTS = 4
+# Prompt tokens per llama_decode: the chunk of prefix.py.
+N_BATCH = 512
 
-
-@dataclass
-class GenerationStats:
-    """One model call, for benchmarks and logs."""
-
-    prompt_tokens: int = 0
-    prefill_tokens: int = 0  # prompt tokens actually evaluated: the rest came from the KV cache
-    held_tokens: int = 0  # prompt tokens the cache held: those past the last reusable chunk are redone
-    generated_tokens: int = 0
-    prefill_s: float = 0.0
-    decode_s: float = 0.0
-
+# One model call's figures, for benchmarks and logs.
+GenerationStats = JobStats
 
 # One generated token: its bytes, and its log-probability where they were asked for.
 _Token = tuple[bytes, TokenLogprob | None]
@@ -82,6 +76,7 @@ class EmbeddedBackend:
         reuse_cache: bool = True,
         results: chatml.ResultStyle = "tool",
         max_samples: int = MAX_SAMPLES,
+        slots: int = SLOTS,
     ) -> None:
         try:
             from llama_cpp import Llama
@@ -98,21 +93,22 @@ class EmbeddedBackend:
             model_path=str(model_path),
             n_ctx=model.context_length,
             n_threads=threads,
-            n_batch=512,
+            n_batch=N_BATCH,
             verbose=False,
         )
-        if max_samples > 1:
-            parallel.widen_context(self.llm, max_samples)
+        # Sequence ids 0..slots-1 are the slots; the ids after them hold sample_many's extra samples.
+        parallel.widen_context(self.llm, slots + max_samples - 1)
         self.max_samples = max_samples
+        self.slots = slots
+        self.sample_sequences = range(slots, slots + max_samples - 1)
         self._stop_tokens = {self.llm.token_eos(), *self._special(chatml.END_OF_TURN)}
         self._openers = (self._special(chatml.ASSISTANT_OPENER), self._special(chatml.USER_OPENER))
-        # Leading cached tokens computed in their prompt's own chunks (not one by one, as generated).
-        self._chunked = 0
         self.reuse_cache = reuse_cache  # off only to measure what the reuse saves
         self.results = results  # how code results are shown to the model (see chatml)
-        self._lock = asyncio.Lock()
+        self._model = parallel.ContextModel(self.llm, max(N_BATCH, slots + max_samples))
+        self._scheduler = Scheduler(self._model, slots, self.sample_sequences, N_BATCH)
         # Every call into the model runs on this one thread, never on the event loop.
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="llama")
+        self._thread = SchedulerThread(self._scheduler)
         # Told of each model call as it starts (its figures fill in as it runs); the benchmark keeps
         # them, a server keeps none.
         self.on_generation: Callable[[GenerationStats], None] | None = None
@@ -121,37 +117,49 @@ class EmbeddedBackend:
         return len(self.llm.tokenize(text.encode(), add_bos=False, special=False))
 
     async def aclose(self) -> None:
-        async with self._lock:  # after the generation in progress, if any
-            self._thread.shutdown()
-            self.llm.close()
+        await asyncio.to_thread(self._thread.close)  # after the step in flight
+        self._model.close()
+        self.llm.close()
+
+    def clear_cache(self) -> None:
+        """Forget every idle slot's cells, as a fresh start would (benchmarks); between requests only."""
+        for slot in self._scheduler.table.slots:
+            if not slot.busy:
+                self._model.forget(slot.id, 0)
+                slot.clear()
 
     async def stream(self, chat: Chat) -> AsyncGenerator[Chunk, None]:
         prompt, budget = self._prompt(chat)
-        async with self._lock:  # one generation at a time: they share the context and its cache
-            loop = asyncio.get_running_loop()
-            queue: asyncio.Queue[_Token | _End] = asyncio.Queue()
-            stop = threading.Event()
-            producer = loop.run_in_executor(
-                self._thread, self._produce, prompt, chat.sampling, budget, stop, loop, queue.put_nowait
-            )
-            decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-            try:
-                while not isinstance(item := await queue.get(), _End):
-                    piece, logprob = item
-                    text = decoder.decode(piece)
-                    if logprob is not None:
-                        yield Chunk(text, logprobs=(logprob,))
-                    elif text:
-                        yield Chunk(text)
-                if item.error is not None:
-                    raise BackendUnavailable(f"{self.info.name} failed while generating: {item.error}")
-                yield Chunk(decoder.decode(b"", final=True), finish_reason=item.reason)
-            finally:
-                # Closed early (a code block ended, or the client left): the producer stops after
-                # the token in flight, and the next generation waits for it.
-                stop.set()
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[_Token | _End] = asyncio.Queue()
+        output = _StreamOutput(
+            self, self._settings(chat.sampling), budget, chat.sampling.logprobs, loop, queue.put_nowait
+        )
+        lane = Lane(output.sample, output, live=budget > 0)
+        job = self._job(prompt, [lane], output.finish)
+        self._thread.submit(job)
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        item: _Token | _End | None = None
+        try:
+            while not isinstance(item := await queue.get(), _End):
+                piece, logprob = item
+                text = decoder.decode(piece)
+                if logprob is not None:
+                    yield Chunk(text, logprobs=(logprob,))
+                elif text:
+                    yield Chunk(text)
+            if item.error is not None:
+                raise BackendUnavailable(f"{self.info.name} failed while generating: {item.error}")
+            yield Chunk(decoder.decode(b"", final=True), finish_reason=item.reason)
+        finally:
+            if not isinstance(item, _End):
+                # Closed early (a code block ended, or the client left): the job stops after the
+                # step in flight, and its slot is free (and keeps its cells) once this returns, so
+                # the conversation's next turn finds it.
+                self._thread.cancel(job)
                 with anyio.CancelScope(shield=True):
-                    await asyncio.wait([producer])
+                    while not isinstance(await queue.get(), _End):
+                        pass
 
     async def sample_many(
         self, chat: Chat, n: int, temperature: float, until: Callable[[str], bool]
@@ -162,21 +170,41 @@ class EmbeddedBackend:
         if not temperature >= 0:
             raise InvalidRequest(f"A sampling temperature is at least 0, not {temperature}.")
         prompt, budget = self._prompt(chat)
-        async with self._lock:
-            stop = threading.Event()
-            loop = asyncio.get_running_loop()
-            job = loop.run_in_executor(
-                self._thread, self._sample_many, prompt, chat.sampling, budget, n, temperature, until, stop
-            )
-            try:
-                return await asyncio.shield(job)
-            except asyncio.CancelledError:
-                stop.set()  # the samples are abandoned: stop after the step in flight
-                with anyio.CancelScope(shield=True):
-                    await asyncio.wait([job])
-                raise
-            except Exception as exc:
-                raise BackendUnavailable(f"{self.info.name} failed while sampling: {exc}") from exc
+        settings = [self._settings(chat.sampling), *self._sample_settings(chat.sampling, n, temperature)]
+        outputs = [_SampleOutput(self, parallel.SamplerChain(self.llm, s), until, budget) for s in settings]
+        loop = asyncio.get_running_loop()
+        finished: asyncio.Future[Exception | None] = loop.create_future()
+
+        def done(error: Exception | None) -> None:
+            for output in outputs:
+                output.sampler.close()
+            loop.call_soon_threadsafe(finished.set_result, error)
+
+        lanes = [Lane(o.sample, o, live=o.continuation.live) for o in outputs]
+        job = self._job(prompt, lanes, done)
+        self._thread.submit(job)
+        try:
+            error = await asyncio.shield(finished)
+        except asyncio.CancelledError:
+            self._thread.cancel(job)  # the samples are abandoned: stop after the step in flight
+            with anyio.CancelScope(shield=True):
+                await finished
+            raise
+        if error is not None:
+            raise BackendUnavailable(f"{self.info.name} failed while sampling: {error}") from error
+        for output in outputs:
+            output.continuation.cut(0)  # stopped midway: what it wrote stands
+        return [output.continuation.sample() for output in outputs]
+
+    def _job(self, prompt: list[int], lanes: list[Lane], done: Callable[[Exception | None], None]) -> Job:
+        return Job(
+            prompt,
+            chunk_starts(prompt, self._openers, N_BATCH),
+            lanes,
+            done,
+            reuse=self.reuse_cache,
+            on_start=self.on_generation,
+        )
 
     def _prompt(self, chat: Chat) -> tuple[list[int], int]:
         """The chat's prompt tokens, and how many tokens may follow them."""
@@ -192,74 +220,18 @@ class EmbeddedBackend:
             budget = min(budget, chat.sampling.max_tokens)
         return prompt, budget
 
-    def _sample_many(
-        self,
-        prompt: list[int],
-        sampling: Sampling,
-        budget: int,
-        n: int,
-        temperature: float,
-        until: Callable[[str], bool],
-        stop: threading.Event,
-    ) -> list[Sample]:
-        """On the model's thread: sequence 0 by stream()'s own generation, then the others together.
-
-        Sequence 0 is not in the others' batches because a token's logits depend on how many rows
-        its llama_decode holds (a 1-row decode and an n-row one differ in their last bits, enough
-        to flip a greedy choice), and sequence 0 must be what stream() writes. It ends as stream()
-        would leave the cache, so the next call reuses the prompt; the others' cells are freed."""
-        first = Continuation(until, budget)
-        others = [
-            parallel.ParallelSequence(
-                index, parallel.SamplerChain(self.llm, settings), Continuation(until, budget), len(prompt)
-            )
-            for index, settings in enumerate(self._sample_settings(sampling, n, temperature), 1)
-        ]
-        try:
-            self._write_first(prompt, sampling, first, others, stop)
-            if any(sequence.continuation.live for sequence in others):
-                room = parallel.free_cells(self.llm) // len(others)
-                for sequence in others:
-                    sequence.continuation.cut(room)
-                parallel.share_prefix(self.llm, len(prompt), [s.id for s in others])
-                parallel.decode_together(self.llm, others, self._stop_tokens, stop)
-        finally:
-            parallel.drop_sequences(self.llm, [s.id for s in others])
-            for sequence in others:
-                sequence.sampler.close()
-        continuations = [first, *(sequence.continuation for sequence in others)]
-        for continuation in continuations:
-            continuation.cut(0)  # stopped midway: what it wrote stands
-        return [continuation.sample() for continuation in continuations]
-
-    def _write_first(
-        self,
-        prompt: list[int],
-        sampling: Sampling,
-        first: Continuation,
-        others: list[parallel.ParallelSequence],
-        stop: threading.Event,
-    ) -> None:
-        """Sequence 0 by stream()'s generation, and the others' first tokens from the same logits."""
-        if not first.live:
-            return
-        tokens = self._generate(prompt, sampling)
-        try:
-            token = next(tokens)
-            # The prompt's logits are still the context's until sequence 0 decodes its next token.
-            for sequence in others:
-                sampled = sequence.sampler.sample(self.llm.ctx, -1)
-                parallel.take(self.llm, sequence, sampled, self._stop_tokens)
-            while True:
-                if token in self._stop_tokens:
-                    first.end_of_turn()
-                else:
-                    first.add(self.llm.detokenize([token]))
-                if not first.live or stop.is_set():
-                    return
-                token = next(tokens)
-        finally:
-            tokens.close()
+    def _settings(self, sampling: Sampling) -> parallel.SamplerSettings:
+        """The chat's own sampling, as llama-cpp-python's generate() would apply it."""
+        return parallel.SamplerSettings(
+            temperature=_pick(sampling.temperature, DEFAULT_SAMPLING.temperature),
+            top_p=_pick(sampling.top_p, DEFAULT_SAMPLING.top_p),
+            top_k=int(_pick(sampling.top_k, DEFAULT_SAMPLING.top_k)),
+            # Small models loop on their own output without it.
+            repeat_penalty=REPEAT_PENALTY,
+            seed=int(_pick(sampling.seed, DEFAULT_SAMPLING.seed)),
+            frequency_penalty=sampling.frequency_penalty or 0.0,
+            presence_penalty=sampling.presence_penalty or 0.0,
+        )
 
     def _sample_settings(
         self, sampling: Sampling, n: int, temperature: float
@@ -276,78 +248,15 @@ class EmbeddedBackend:
             for seed in sample_seeds(sampling.seed, n)
         ]
 
-    def _produce(
-        self,
-        prompt: list[int],
-        sampling: Sampling,
-        budget: int,
-        stop: threading.Event,
-        loop: asyncio.AbstractEventLoop,
-        put: Callable[[_Token | _End], None],
-    ) -> None:
-        """On the model's thread: generate and hand each token's bytes over without waiting, with
-        its log-probability where the sampling asks for it.
-
-        Decoding never waits for the event loop to take a token, so streaming costs no speed."""
-        end = _End("MAX_TOKENS")
-        tokens = self._generate(prompt, sampling)
-        try:
-            for _ in range(budget):
-                token = next(tokens, None)
-                if token is None or token in self._stop_tokens or stop.is_set():
-                    end = _End("STOP")
-                    break
-                logprob = self._logprob(token, sampling.logprobs) if sampling.logprobs is not None else None
-                loop.call_soon_threadsafe(put, (self.llm.detokenize([token]), logprob))
-        except Exception as exc:
-            end = _End("STOP", error=exc)
-        finally:
-            tokens.close()
-            loop.call_soon_threadsafe(put, end)
-
-    def _generate(self, prompt: list[int], sampling: Sampling) -> Generator[int, None, None]:
-        stats = GenerationStats(prompt_tokens=len(prompt))
-        held = held_prefix(self.llm.input_ids[: self.llm.n_tokens], prompt)
-        stats.held_tokens = min(held, len(prompt) - 1)
-        starts = chunk_starts(prompt, self._openers, self.llm.n_batch)
-        kept = reusable_prefix(starts, min(held, self._chunked), len(prompt)) if self.reuse_cache else 0
-        self._keep_cached(kept)
-        stats.prefill_tokens = len(prompt) - kept
-        if self.on_generation is not None:
-            self.on_generation(stats)
-        settings: dict[str, Any] = {
-            "temp": _pick(sampling.temperature, DEFAULT_SAMPLING.temperature),
-            "top_p": _pick(sampling.top_p, DEFAULT_SAMPLING.top_p),
-            "top_k": int(_pick(sampling.top_k, DEFAULT_SAMPLING.top_k)),
-            # Small models loop on their own output without it.
-            "repeat_penalty": REPEAT_PENALTY,
-            "presence_penalty": sampling.presence_penalty or 0.0,
-            "frequency_penalty": sampling.frequency_penalty or 0.0,
-        }
-        self.llm.set_seed(int(_pick(sampling.seed, DEFAULT_SAMPLING.seed)))
-        started = time.perf_counter()
-        # Every chunk but the last, one llama_decode each; generate() evaluates the last one.
-        for begin, end in itertools.pairwise([start for start in starts if start >= kept]):
-            self.llm.eval(prompt[begin:end])
-            self._chunked = end
-        first = True
-        for token in self.llm.generate(prompt, reset=True, **settings):
-            if first:
-                self._chunked = len(prompt)
-                stats.prefill_s = time.perf_counter() - started
-                started, first = time.perf_counter(), False
-            stats.generated_tokens += 1
-            yield token
-            stats.decode_s = time.perf_counter() - started
-
-    def _logprob(self, token: int, top: int) -> TokenLogprob:
-        """The token's log-probability under the logits it was just sampled from, and the `top`
-        likeliest tokens there: the model's own distribution, before temperature, top-k, top-p and
-        penalties. Called before the next token is evaluated, which overwrites those logits; costs one
-        pass over the vocabulary's logits (about a millisecond for Qwen's 152k), on the model's thread."""
+    def _logprob(self, token: int, top: int, row: int) -> TokenLogprob:
+        """The token's log-probability under the logits it was just sampled from (row `row` of the
+        last decode), and the `top` likeliest tokens there: the model's own distribution, before
+        temperature, top-k, top-p and penalties. Called before the next decode overwrites those
+        logits; costs one pass over the vocabulary's logits (about a millisecond for Qwen's 152k),
+        on the model's thread."""
         import llama_cpp
 
-        pointer = llama_cpp.llama_get_logits_ith(self.llm.ctx, -1)
+        pointer = llama_cpp.llama_get_logits_ith(self.llm.ctx, row)
         logits = np.ctypeslib.as_array(pointer, shape=(self.llm.n_vocab(),))
         peak = float(logits.max())
         log_total = peak + math.log(float(np.exp(logits - peak).sum(dtype=np.float64)))
@@ -362,14 +271,89 @@ class EmbeddedBackend:
         text = self.llm.detokenize([token]).decode("utf-8", errors="replace")
         return Candidate(text, logprob, token)
 
-    def _keep_cached(self, tokens: int) -> None:
-        """Cut the cache back to its first `tokens` tokens, so evaluation resumes there."""
-        if tokens < self.llm.n_tokens:
-            parallel.drop_tail(self.llm, tokens)
-        self._chunked = min(self._chunked, tokens)
-
     def _special(self, text: str) -> list[int]:
         return list(self.llm.tokenize(text.encode(), add_bos=False, special=True))
+
+
+class _StreamOutput:
+    """stream()'s lane, on the model's thread: each token's bytes handed to the event loop without
+    waiting, so streaming costs no decoding speed; the end of the turn or the budget ends it."""
+
+    def __init__(
+        self,
+        backend: EmbeddedBackend,
+        settings: parallel.SamplerSettings,
+        budget: int,
+        logprobs: int | None,
+        loop: asyncio.AbstractEventLoop,
+        put: Callable[[_Token | _End], None],
+    ) -> None:
+        self._backend = backend
+        self._budget = budget
+        self._logprobs = logprobs
+        self._loop = loop
+        self._put = put
+        self._written = 0
+        self._end = _End("MAX_TOKENS") if budget <= 0 else None
+        self.sampler = parallel.SamplerChain(backend.llm, settings)
+
+    def sample(self, row: int) -> int:
+        return self.sampler.sample(self._backend.llm.ctx, row)
+
+    def take(self, token: int, row: int) -> bool:
+        backend = self._backend
+        if token in backend._stop_tokens:
+            self._end = _End("STOP")
+            return False
+        logprob = backend._logprob(token, self._logprobs, row) if self._logprobs is not None else None
+        self._loop.call_soon_threadsafe(self._put, (backend.llm.detokenize([token]), logprob))
+        self._written += 1
+        return not self._spent()
+
+    def cut(self, budget: int) -> None:
+        self._budget = min(self._budget, budget)
+        if self._end is None and self._written >= self._budget:
+            self._end = _End("MAX_TOKENS")
+
+    def finish(self, error: Exception | None) -> None:
+        """The job is over: say why, and free the sampler."""
+        self.sampler.close()
+        end = _End("STOP", error) if error is not None else self._end or _End("STOP")
+        self._loop.call_soon_threadsafe(self._put, end)
+
+    def _spent(self) -> bool:
+        if self._written >= self._budget:
+            self._end = _End("MAX_TOKENS")
+            return True
+        return False
+
+
+class _SampleOutput:
+    """One of sample_many()'s lanes, on the model's thread: a Continuation fed token by token."""
+
+    def __init__(
+        self,
+        backend: EmbeddedBackend,
+        sampler: parallel.SamplerChain,
+        until: Callable[[str], bool],
+        budget: int,
+    ) -> None:
+        self._backend = backend
+        self.sampler = sampler
+        self.continuation = Continuation(until, budget)
+
+    def sample(self, row: int) -> int:
+        return self.sampler.sample(self._backend.llm.ctx, row)
+
+    def take(self, token: int, row: int) -> bool:
+        if token in self._backend._stop_tokens:
+            self.continuation.end_of_turn()
+        else:
+            self.continuation.add(self._backend.llm.detokenize([token]))
+        return self.continuation.live
+
+    def cut(self, budget: int) -> None:
+        self.continuation.cut(budget)
 
 
 def _pick(value: float | None, default: float | None) -> float:

@@ -31,6 +31,7 @@ class BackendOptions:
     cache_dir: Path = Path.home() / ".cache" / "codeloop"
     auto_pull: bool = True
     threads: int | None = None
+    slots: int = 4  # requests the embedded model decodes together
     upstream_url: str | None = None
     upstream_api_key: str | None = None
     results: ResultStyle = "tool"  # how embedded models see code results (see chatml)
@@ -119,7 +120,11 @@ class Registry:
             model.weights, self.options.cache_dir / "models", install=self.options.auto_pull
         )
         return EmbeddedBackend(
-            model, path, threads=self.options.threads or _cores(), results=self.options.results
+            model,
+            path,
+            threads=self.options.threads or _cores(),
+            results=self.options.results,
+            slots=self.options.slots,
         )
 
 

@@ -40,14 +40,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rounds", type=int, default=7, help="Throughput rounds per contender.")
     parser.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores).")
     parser.add_argument("--json", action="store_true", help="Print the results as JSON.")
+    parser.add_argument(
+        "--concurrency",
+        default=None,
+        help="Instead: clients at once, e.g. 1,2,4,8; the embedded backend beside llama.cpp's llama-server "
+        "(built once from the pinned llama-cpp-python sdist), and the 50-primes conversation by 4 users.",
+    )
+    parser.add_argument("--no-server", action="store_true", help="With --concurrency: skip llama-server.")
+    parser.add_argument(
+        "--build-jobs", type=int, default=1, help="With --concurrency: parallel jobs building llama-server."
+    )
 
 
 def run(args: argparse.Namespace) -> int:
-    results = asyncio.run(_measure(args))
+    if args.concurrency:
+        from codeloop.bench import concurrency
+
+        results = asyncio.run(concurrency.measure(args))
+        show = concurrency.print_results
+    else:
+        results = asyncio.run(_measure(args))
+        show = _print
     if args.json:
         print(json.dumps(results, indent=2))
     else:
-        _print(results)
+        show(results)
     return 0
 
 
@@ -98,7 +115,7 @@ async def _throughput(backend: Any, raw: Any, tokens: int, rounds: int) -> Throu
     prompt = _chatml_prompt(messages)
     ours, theirs = [], []
     for _ in range(rounds):
-        backend.llm.reset()
+        backend.clear_cache()
         count, first, last = 0, 0.0, 0.0
         async for chunk in backend.stream(Chat(messages, sampling=sampling)):
             now = time.perf_counter()
@@ -142,7 +159,7 @@ async def _primes_request(backend: Any, sandbox: Sandbox, reuse: bool) -> dict[s
     from codeloop.loop.events import TextDelta
 
     backend.reuse_cache = reuse
-    backend.llm.reset()
+    backend.clear_cache()
     history: list[GenerationStats] = []
     backend.on_generation = history.append
     timed = _TimedSandbox(sandbox)

@@ -1,0 +1,87 @@
+"""Which sequence of the shared KV cache a request takes, so a conversation finds its own cells again.
+
+A slot is a sequence id whose cells outlive the request that filled them: a loop iteration's prompt
+extends the previous iteration's prompt and reply, so the next request of the same conversation
+finds them in the slot it used and evaluates only what is new. No conversation id is needed: the
+slot whose cells hold the longest reusable start of the prompt is the conversation's. A request
+that extends none takes an empty slot, or else evicts the idle slot used least recently.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from codeloop.backends.prefix import held_prefix, reusable_prefix
+
+
+@dataclass
+class Slot:
+    """A sequence id and what its cells hold, position by position."""
+
+    id: int
+    tokens: list[int] = field(default_factory=list)
+    # Leading tokens computed in their prompt's own chunks (not one by one, as generated): only
+    # those may be reused (see prefix.py).
+    chunked: int = 0
+    busy: bool = False
+    used: int = 0  # when it was last claimed or released, for eviction
+
+    def held(self, prompt: Sequence[int]) -> int:
+        """How many leading tokens of the prompt the slot's cells hold."""
+        return held_prefix(np.asarray(self.tokens, dtype=np.intc), prompt)
+
+    def kept(self, prompt: Sequence[int], starts: Sequence[int]) -> int:
+        """The cached tokens a request for `prompt` (cut at `starts`) would keep."""
+        return reusable_prefix(starts, min(self.held(prompt), self.chunked), len(prompt))
+
+    def clear(self) -> None:
+        self.tokens = []
+        self.chunked = 0
+
+
+@dataclass(frozen=True)
+class Claim:
+    slot: Slot
+    kept: int  # leading prompt tokens taken from its cells
+    held: int  # leading prompt tokens its cells held (those past `kept` are evaluated again)
+
+
+class SlotTable:
+    """The slots of one context; claimed by a request for its whole life, then idle and still cached."""
+
+    def __init__(self, ids: Sequence[int]) -> None:
+        self.slots = [Slot(id) for id in ids]
+        self._clock = 0
+
+    def claim(self, prompt: Sequence[int], starts: Sequence[int], reuse: bool = True) -> Claim | None:
+        """The idle slot that keeps the most of `prompt`; else an empty one; else the least recently
+        used. None when every slot is busy."""
+        idle = [slot for slot in self.slots if not slot.busy]
+        if not idle:
+            return None
+        kept = {slot.id: slot.kept(prompt, starts) if reuse else 0 for slot in idle}
+        # Most kept first; then empty slots, so an idle conversation keeps its cells; then the oldest.
+        chosen = max(idle, key=lambda slot: (kept[slot.id], not slot.tokens, -slot.used))
+        chosen.busy = True
+        self._tick(chosen)
+        return Claim(chosen, kept[chosen.id], min(chosen.held(prompt), len(prompt) - 1))
+
+    def release(self, slot: Slot) -> None:
+        slot.busy = False
+        self._tick(slot)
+
+    def evictable(self) -> Slot | None:
+        """The idle slot with cells that was used least recently: the one to empty for room."""
+        idle = [slot for slot in self.slots if not slot.busy and slot.tokens]
+        return min(idle, key=lambda slot: slot.used, default=None)
+
+    @property
+    def free(self) -> int:
+        return sum(not slot.busy for slot in self.slots)
+
+    def _tick(self, slot: Slot) -> None:
+        self._clock += 1
+        slot.used = self._clock
