@@ -15,8 +15,8 @@ from typing import Any
 
 import ray
 
-from codeloop.cluster.directory import NAME, SessionDirectory
-from codeloop.cluster.sandbox import CONTROL_TIMEOUT_S, NAMESPACE, RaySandbox, SessionRef, call_actor
+from codeloop.cluster.directory import directory_actor
+from codeloop.cluster.sandbox import CONTROL_TIMEOUT_S, RaySandbox, SessionRef, call_actor
 from codeloop.errors import Aborted, InvalidRequest, NotFound, QuotaExceeded, SessionLost
 from codeloop.owners import is_key
 from codeloop.sandbox.base import Sandbox
@@ -24,7 +24,6 @@ from codeloop.server.sessions import HEADER, NEW, Lease, SessionStore
 
 log = logging.getLogger("codeloop.cluster")
 
-HEAD_NODE = "node:__internal_head__"  # the resource only the head node has: the directory lives there
 EXPIRE_EVERY_S = 5.0  # the most often one server sweeps the directory for expired sessions
 BUSY_FOR_S = 3600.0  # a request holding a session longer than this is taken to have died with its server
 
@@ -121,16 +120,5 @@ class ClusterSessionStore(SessionStore):
 
     def _open_directory(self) -> Any:
         if self._directory is None:
-            self._directory = (
-                ray.remote(SessionDirectory)
-                .options(
-                    name=NAME,
-                    namespace=NAMESPACE,
-                    get_if_exists=True,
-                    lifetime="detached",
-                    num_cpus=0,
-                    resources={HEAD_NODE: 0.001},
-                )
-                .remote()
-            )
+            self._directory = directory_actor()
         return self._directory
