@@ -30,7 +30,7 @@ def store(root: Path) -> FileStore:
     )
 
 
-def one_server(root: Path, start: Barrier, accepted: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+def one_server(root: Path, start: Barrier, accepted: multiprocessing.Queue) -> None:
     files = store(root)
     start.wait()
     stored = 0
@@ -48,7 +48,7 @@ def test_servers_storing_at_once_take_exactly_the_quota(tmp_path: Path) -> None:
     for round_ in range(ROUNDS):
         root = tmp_path / str(round_)
         start = context.Barrier(SERVERS)
-        accepted: multiprocessing.Queue = context.Queue()  # type: ignore[type-arg]
+        accepted: multiprocessing.Queue = context.Queue()
         servers = [context.Process(target=one_server, args=(root, start, accepted)) for _ in range(SERVERS)]
         for server in servers:
             server.start()

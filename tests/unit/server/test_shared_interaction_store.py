@@ -9,11 +9,11 @@ import time
 from pathlib import Path
 
 import pytest
+from test_interaction_store import A, B, FakeSandbox, finished, request
 
 from codeloop.errors import NotFound, QuotaExceeded
 from codeloop.owners import ANONYMOUS
 from codeloop.server.interactions.shared import SharedInteractionStore
-from test_interaction_store import A, B, FakeSandbox, finished, request
 
 
 def shared(root: Path, **caps: object) -> SharedInteractionStore:
@@ -24,7 +24,7 @@ def shared(root: Path, **caps: object) -> SharedInteractionStore:
         "max_background_per_key": 1,
         "max_history_bytes": 1 << 20,
     }
-    return SharedInteractionStore(root, FakeSandbox(), **{**settings, **caps})  # type: ignore[arg-type]
+    return SharedInteractionStore(root, FakeSandbox(), **{**settings, **caps})
 
 
 def test_a_record_written_by_one_server_is_read_by_another_its_owners_alone(tmp_path: Path) -> None:
