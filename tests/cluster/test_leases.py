@@ -55,7 +55,7 @@ def test_a_killed_servers_sessions_close_within_its_lease_and_a_live_ones_stay(
         doomed = start_serve(*flags, "--ray-lease-s", str(LEASE_S), capture=True, timeout_s=240)
         try:
             before = open_sessions(ray_cluster)
-            stuck = pool.submit(post, doomed.url, "import time\ntime.sleep(60)")
+            stuck = pool.submit(post, doomed.url, "import time\ntime.sleep(20)")
             assert wait_until(lambda: open_sessions(ray_cluster) == before + 1, timeout=30)
             # A live server's request spans several leases, and finishes.
             slow = pool.submit(post, live.url, f"import time\ntime.sleep({4 * LEASE_S})\nprint('done')")

@@ -14,7 +14,7 @@ from typing import Any
 
 import ray
 
-from codeloop.cluster.sandbox import NAMESPACE, SessionRef
+from codeloop.cluster.sandbox import NAMESPACE, START_TIMEOUT_S, SessionRef, call_actor
 
 NAME = "codeloop-session-directory"
 HEAD_NODE = "node:__internal_head__"  # the resource only the head node has: the directory lives there
@@ -157,3 +157,11 @@ def directory_actor() -> Any:
         )
         .remote()
     )
+
+
+async def ready_directory() -> Any:
+    """directory_actor(), once it answers: its first start launches a worker process on the head node,
+    which a busy cluster may take longer to do than any later call is given."""
+    directory = directory_actor()
+    await call_actor(directory.counts_by_owner.remote(), START_TIMEOUT_S)
+    return directory

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from codeloop.cluster.directory import directory_actor
+from codeloop.cluster.directory import ready_directory
 from codeloop.cluster.sandbox import CONTROL_TIMEOUT_S, RaySandbox, SessionRef, call_actor
 from codeloop.errors import Aborted, CodeloopError
 from codeloop.sandbox.base import Session
@@ -34,14 +34,11 @@ class ClusterThreads:
     def find(self, thread_id: str, owner: str) -> Thread:
         return ClusterThread(self, owner, thread_id)
 
-    @property
-    def directory(self) -> Any:
+    async def ask(self, method: str, *args: Any) -> Any:
+        """The directory's answer to one of its methods."""
         if self._directory is None:
-            self._directory = directory_actor()
-        return self._directory
-
-    async def ask(self, call: Any) -> Any:
-        return await call_actor(call, CONTROL_TIMEOUT_S)
+            self._directory = await ready_directory()
+        return await call_actor(getattr(self._directory, method).remote(*args), CONTROL_TIMEOUT_S)
 
     async def close_ref(self, ref: SessionRef | None) -> None:
         if ref is None:
@@ -63,9 +60,7 @@ class ClusterThread(Thread):
         self._ref: SessionRef | None = None
 
     async def take(self, interaction_id: str) -> ThreadSession:
-        found = await self._threads.ask(
-            self._threads.directory.take_thread.remote(self.id, self._owner, BUSY_FOR_S)
-        )
+        found = await self._threads.ask("take_thread", self.id, self._owner, BUSY_FOR_S)
         if found == "busy":
             raise Aborted(
                 f"The conversation of {interaction_id} is busy with another interaction; send one at a time."
@@ -75,19 +70,15 @@ class ClusterThread(Thread):
         return ThreadSession(self)
 
     async def hold(self) -> None:
-        await self._threads.ask(self._threads.directory.hold_thread.remote(self.id, self._owner))
+        await self._threads.ask("hold_thread", self.id, self._owner)
 
     async def give_back(self) -> None:
         self.busy = False
         self._session = None
-        await self._threads.close_ref(
-            await self._threads.ask(self._threads.directory.give_back_thread.remote(self.id))
-        )
+        await self._threads.close_ref(await self._threads.ask("give_back_thread", self.id))
 
     async def let_go(self) -> None:
-        await self._threads.close_ref(
-            await self._threads.ask(self._threads.directory.let_go_thread.remote(self.id))
-        )
+        await self._threads.close_ref(await self._threads.ask("let_go_thread", self.id))
 
     async def session(self) -> Session:
         async with self._opening:
@@ -106,5 +97,5 @@ class ClusterThread(Thread):
         opened = await self._cluster.open_session()
         opened.keep()
         self._ref = opened.ref
-        await self._threads.ask(self._threads.directory.thread_opened.remote(self.id, opened.ref))
+        await self._threads.ask("thread_opened", self.id, opened.ref)
         return opened
