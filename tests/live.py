@@ -33,7 +33,8 @@ def start_server(settings: Settings) -> tuple[uvicorn.Server, threading.Thread, 
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 30
+    # On a cluster, the first server starts every sandbox node's host and zygote: slower on a busy machine.
+    deadline = time.monotonic() + (120 if settings.ray else 30)
     while not server.started:
         if not thread.is_alive() or time.monotonic() > deadline:
             raise RuntimeError("the test server did not start")

@@ -52,7 +52,9 @@ async def _start_sandbox(settings: Settings) -> Sandbox:
         return await start_sandbox(settings.sandbox_limits, settings.sandbox_config)
     from codeloop.cluster.sandbox import start_ray_sandbox
 
-    return await start_ray_sandbox(settings.sandbox_limits, settings.sandbox_config, settings.ray)
+    return await start_ray_sandbox(
+        settings.sandbox_limits, settings.sandbox_config, settings.ray, settings.ray_lease_s
+    )
 
 
 @asynccontextmanager

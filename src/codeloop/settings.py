@@ -178,6 +178,12 @@ class Settings(BaseSettings):
         description="Run the sandboxes on a Ray cluster (auto, or HOST:PORT of its head): on every node "
         "with the codeloop_sandbox resource, as many sessions as it has; unset: on this machine.",
     )
+    ray_lease_s: float = Field(
+        30.0,
+        gt=0,
+        description="With --ray: a server renews its lease with the sandbox nodes every third of this; a "
+        "node closes the (unkept) sessions of a server that stopped renewing for this long.",
+    )
     spare_sessions: int = Field(
         1, ge=0, description="Interpreters kept started ahead of demand, so a session opens at once."
     )

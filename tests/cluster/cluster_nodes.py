@@ -5,7 +5,9 @@ machine's CPU count. Small object stores, no dashboard.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,7 +15,7 @@ import ray
 from ray.cluster_utils import Cluster
 
 from codeloop.cluster.host import RESOURCE
-from codeloop.cluster.sandbox import NAMESPACE
+from codeloop.cluster.sandbox import HOST_PREFIX, NAMESPACE
 
 OBJECT_STORE_BYTES = 80 * 1024**2
 SESSIONS_PER_NODE = 4
@@ -46,8 +48,20 @@ class RayCluster:
         self.cluster.remove_node(node, allow_graceful=False)
 
 
-def start_cluster(sandbox_nodes: int = 2) -> RayCluster:
-    """A head node (no sandbox resource) and sandbox_nodes sandbox nodes, this process connected."""
+def start_cluster(sandbox_nodes: int = 2, attempts: int = 3) -> RayCluster:
+    """A head node (no sandbox resource) and sandbox_nodes sandbox nodes, this process connected.
+
+    Ray gives a raylet 30 s to register, which a busy machine can miss: tried again, afresh."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return _started_cluster(sandbox_nodes)
+        except Exception:
+            if attempt == attempts:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _started_cluster(sandbox_nodes: int) -> RayCluster:
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     # A small, busy machine: Serve's proxy answers its readiness check slowly at first, and is not to
     # be killed and restarted for it (its processes inherit these from the raylets started here).
@@ -70,6 +84,27 @@ def start_cluster(sandbox_nodes: int = 2) -> RayCluster:
         cluster.shutdown()
         raise
     return nodes
+
+
+def clear_cluster() -> None:
+    """Close and remove every codeloop actor (the hosts, their sessions with them; the directory), and
+    Serve's applications: the cluster as a fresh one, its nodes kept."""
+    if "ray.serve" in sys.modules:
+        from ray import serve
+
+        with contextlib.suppress(Exception):
+            serve.shutdown()
+    for found in ray.util.list_named_actors(all_namespaces=True):
+        if found["namespace"] != NAMESPACE:
+            continue
+        try:
+            actor = ray.get_actor(found["name"], namespace=NAMESPACE)
+        except ValueError:
+            continue
+        if found["name"].startswith(HOST_PREFIX):
+            with contextlib.suppress(Exception):
+                ray.get(actor.close.remote(), timeout=30)
+        ray.kill(actor, no_restart=True)
 
 
 def stop_cluster(nodes: RayCluster) -> None:

@@ -1,4 +1,7 @@
-"""One real multi-node Ray cluster per test module (cluster_nodes.py): a head node and two sandbox nodes."""
+"""One real multi-node Ray cluster for the whole test session (cluster_nodes.py): a head node and two
+sandbox nodes, started once. Each module starts from a clean cluster all the same: after it, every
+host (and its sessions) and the session directory are closed and removed, so the next module's first
+server starts them afresh with its own settings, and no quota or room is left taken."""
 
 from __future__ import annotations
 
@@ -8,23 +11,32 @@ import pytest
 
 pytest.importorskip("ray")
 
-from cluster_nodes import RayCluster, start_cluster, stop_cluster
+from cluster_nodes import RayCluster, clear_cluster, start_cluster, stop_cluster
 
-# A module whose cluster did not start fails its other tests at once, rather than starting it again.
-_NOT_STARTED: dict[str, str] = {}
+_NOT_STARTED: list[str] = []  # a cluster that did not start fails the other tests at once
 
 
-@pytest.fixture(scope="module")
-def ray_cluster(request: pytest.FixtureRequest) -> Iterator[RayCluster]:
-    module = request.module.__name__
-    if module in _NOT_STARTED:
-        pytest.fail(f"this module's Ray cluster did not start: {_NOT_STARTED[module]}")
+@pytest.fixture(scope="session")
+def shared_cluster() -> Iterator[RayCluster]:
+    if _NOT_STARTED:
+        pytest.fail(f"the Ray cluster did not start: {_NOT_STARTED[0]}")
     try:
         nodes = start_cluster()
     except Exception as exc:
-        _NOT_STARTED[module] = str(exc)
+        _NOT_STARTED.append(str(exc))
         raise
     try:
         yield nodes
     finally:
         stop_cluster(nodes)
+
+
+@pytest.fixture(scope="module")
+def ray_cluster(shared_cluster: RayCluster) -> Iterator[RayCluster]:
+    """The session's cluster, as clean as new for this module, with two sandbox nodes."""
+    while len(shared_cluster.workers) < 2:
+        shared_cluster.add_sandbox_node()
+    try:
+        yield shared_cluster
+    finally:
+        clear_cluster()

@@ -24,9 +24,15 @@ def python(code: str) -> str:
     return f"Run this.\n```python\n{code}\n```\n"
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    settings = Settings(model="scripted", exec_timeout=30, data_dir=tmp_path_factory.mktemp("interactions"))
+@pytest.fixture(scope="module", params=[False, True], ids=["in-process", "shared-data-dir"])
+def server(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[LiveServer]:
+    """The same API whether records live in the process or on disk for several servers to share."""
+    settings = Settings(
+        model="scripted",
+        exec_timeout=30,
+        data_dir=tmp_path_factory.mktemp("interactions"),
+        shared_data_dir=request.param,
+    )
     with serving(settings) as server:
         yield server
 

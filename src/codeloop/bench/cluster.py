@@ -25,6 +25,7 @@ from typing import Any
 
 import httpx
 
+from codeloop.bench.sessions import throughput, warm_block_times
 from codeloop.sandbox.base import Sandbox
 from codeloop.sandbox.limits import Limits, SandboxConfig
 
@@ -92,7 +93,7 @@ async def _local(args: argparse.Namespace) -> dict[str, Any]:
     sandbox = await start_sandbox(Limits(), _config())
     try:
         return {
-            "local_block_ms": await _block_ms(sandbox, args.rounds),
+            "local_block_ms": _median_ms(await warm_block_times(sandbox, BLOCK, args.rounds)),
             "local_sessions_per_s": await _sessions_per_s(sandbox, args.concurrency, args.seconds),
         }
     finally:
@@ -109,45 +110,21 @@ async def _through_ray(
     try:
         found: dict[str, Any] = {f"ray_nodes_{nodes}": len(sandbox.node_ids)}
         if latency:
-            found["ray_block_ms"] = await _block_ms(sandbox, args.rounds)
-        await _sessions_per_s(sandbox, args.concurrency, 1.0)  # each node's zygote and worker warm
+            found["ray_block_ms"] = _median_ms(await warm_block_times(sandbox, BLOCK, args.rounds))
+        # Each node's zygote and worker warm first.
+        await _sessions_per_s(sandbox, args.concurrency, 1.0)
         found[f"ray_sessions_per_s_{nodes}"] = await _sessions_per_s(sandbox, args.concurrency, args.seconds)
         return found
     finally:
         await sandbox.close()
 
 
-async def _block_ms(sandbox: Sandbox, rounds: int) -> float:
-    session = await sandbox.open_session()
-    try:
-        await session.run(BLOCK)
-        samples = []
-        for _ in range(rounds):
-            started = time.perf_counter()
-            await session.run(BLOCK)
-            samples.append(time.perf_counter() - started)
-        return round(statistics.median(samples) * 1000, 2)
-    finally:
-        await session.close()
-
-
 async def _sessions_per_s(sandbox: Sandbox, workers: int, seconds: float) -> float:
-    deadline = time.perf_counter() + seconds
-    done = 0
+    return await throughput(sandbox, workers, seconds, BLOCK, fresh_sessions=True)
 
-    async def worker() -> None:
-        nonlocal done
-        while time.perf_counter() < deadline:
-            session = await sandbox.open_session()
-            try:
-                await session.run(BLOCK)
-            finally:
-                await session.close()
-            done += 1
 
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(workers)))
-    return round(done / (time.perf_counter() - started), 1)
+def _median_ms(samples: list[float]) -> float:
+    return round(statistics.median(samples) * 1000, 2)
 
 
 def _hop(args: argparse.Namespace, address: str) -> dict[str, Any]:

@@ -20,9 +20,10 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
+
+from codeloop.bench.sessions import block_times, throughput
 
 STACK = "import numpy, pandas, matplotlib.pyplot"
 BLOCK = "import numpy as np\nx = float((np.arange(1000.0) ** 2).sum())"
@@ -125,18 +126,13 @@ async def _codeloop(args: argparse.Namespace) -> dict[str, Any]:
         session = await sandbox.open_session()
         check = await session.run(f"{STACK}\n{BLOCK}\nprint(x)")
         assert check.ok and check.output == "332833500.0\n", check
-        warm = []
-        for _ in range(args.rounds * 10):
-            started = time.perf_counter()
-            await session.run("pass")
-            warm.append(time.perf_counter() - started)
-        out["d_warm_round_trip_ms"] = _median_ms(warm)
+        out["d_warm_round_trip_ms"] = _median_ms(await block_times(session, "pass", args.rounds * 10))
         await session.close()
 
         out["idle_session_pss_mib"] = await _idle_pss(sandbox, args.idle_sessions)
         cores = os.cpu_count() or 1
-        out["warm_blocks_per_s"] = await _throughput(sandbox, cores, args.seconds, fresh_sessions=False)
-        out["fresh_sessions_per_s"] = await _throughput(sandbox, cores, args.seconds, fresh_sessions=True)
+        for name, each_fresh in (("warm_blocks_per_s", False), ("fresh_sessions_per_s", True)):
+            out[name] = await throughput(sandbox, cores, args.seconds, BLOCK, fresh_sessions=each_fresh)
         out["burst_sessions"] = args.burst
         out["burst_all_running_s"] = await _burst(sandbox, args.burst)
         return out
@@ -168,35 +164,6 @@ async def _idle_pss(sandbox: Any, count: int) -> float:
         return round(total_kib / 1024 / count, 2)
     finally:
         await asyncio.gather(*(s.close() for s in sessions))
-
-
-async def _throughput(sandbox: Any, workers: int, seconds: float, fresh_sessions: bool) -> float:
-    deadline = time.perf_counter() + seconds
-    done = 0
-
-    async def fresh() -> None:
-        session = await sandbox.open_session()
-        try:
-            await session.run(BLOCK)
-        finally:
-            await session.close()
-
-    async def worker() -> None:
-        nonlocal done
-        if fresh_sessions:
-            step: Callable[[], Awaitable[Any]] = fresh
-        else:
-            session = await sandbox.open_session()
-            step = lambda: session.run(BLOCK)  # noqa: E731
-        while time.perf_counter() < deadline:
-            await step()
-            done += 1
-        if not fresh_sessions:
-            await session.close()
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(workers)))
-    return round(done / (time.perf_counter() - started), 1)
 
 
 async def _burst(sandbox: Any, count: int) -> float:

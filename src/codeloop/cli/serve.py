@@ -38,6 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             "zygotes",
             "spare_sessions",
             "ray",
+            "ray_lease_s",
         ),
         *("api_keys_file", "allow_unauthenticated", "max_concurrent_per_key"),
         *(

@@ -5,6 +5,10 @@ resources). A RaySession is a handle to the host that owns it: every block runs 
 lives. Hosts are named, detached actors, one per node, so that every server (every Serve replica)
 connected to the cluster shares them and can continue a session another one opened.
 
+Each server holds a lease with every host, renewed every lease_s/3: a host closes the sessions of a
+server that stopped renewing (killed mid-request, say), and answers each renewal with its sessions'
+memory, which /metrics shows.
+
 Every call to a host has a deadline: a host that does not answer, or a node that is gone, ends the
 call with SessionLost (503 UNAVAILABLE), never a hang; a session whose node is gone stays lost.
 """
@@ -13,10 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import signal
 import threading
 import time
+import uuid
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -25,7 +31,7 @@ import ray
 from ray.exceptions import RayError, RayTaskError
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-from codeloop.cluster.host import RESOURCE, SandboxHost
+from codeloop.cluster.host import LEASE_S, RESOURCE, SandboxHost
 from codeloop.errors import CodeloopError, QuotaExceeded, SandboxFailure, SessionLost
 from codeloop.execution import Execution
 from codeloop.sandbox.base import SessionCounts, SessionMemory
@@ -72,7 +78,11 @@ class RaySandbox:
     limits: Limits
     config: SandboxConfig
     address: str = "auto"
+    lease_s: float = LEASE_S
+    server_id: str = field(default_factory=lambda: uuid.uuid4().hex)  # whose lease its sessions live on
     _nodes: dict[str, _Node] = field(default_factory=dict)
+    _memory: dict[str, tuple[SessionMemory, ...]] = field(default_factory=dict)  # by node, as last renewed
+    _renewing: asyncio.Task[None] | None = None
     _open: set[RaySession] = field(default_factory=set)
     _discovered_at: float = float("-inf")
     _closed: bool = False
@@ -87,6 +97,7 @@ class RaySandbox:
                 f"no node of the Ray cluster at {self.address} offers the {RESOURCE} resource: start "
                 f"sandbox nodes with `ray start --resources='{{\"{RESOURCE}\": N}}'` (N sessions each)"
             )
+        self._renewing = asyncio.create_task(self._renew_forever())
 
     @property
     def node_ids(self) -> list[str]:
@@ -101,7 +112,7 @@ class RaySandbox:
             await self._discover()
         for node in await self._by_room():
             try:
-                number = await call_actor(node.host.open_session.remote(), CONTROL_TIMEOUT_S)
+                number = await call_actor(node.host.open_session.remote(self.server_id), CONTROL_TIMEOUT_S)
             except QuotaExceeded:
                 continue  # filled up since its load was read
             except SessionLost:
@@ -128,12 +139,36 @@ class RaySandbox:
         return SessionCounts(len(self._open))
 
     def session_memory(self) -> tuple[SessionMemory, ...]:
-        """Sessions' memory is each node's to report; this server reads none of it."""
-        return ()
+        """Every session's memory on the sandbox nodes (all servers' sessions), as the hosts last told
+        it: at most lease_s/3 old. Each named by its node and its number there."""
+        return tuple(used for node in sorted(self._memory) for used in self._memory[node])
+
+    async def renew(self) -> None:
+        """Renew this server's lease with every host; keep what each says of its sessions' memory."""
+        nodes = [node for node in self._nodes.values() if not node.lost]
+        answers = await asyncio.gather(
+            *(call_actor(node.host.renew.remote(self.server_id), CONTROL_TIMEOUT_S) for node in nodes),
+            return_exceptions=True,
+        )
+        self._memory = {
+            node.node_id: tuple(dataclasses.replace(used, node=node.node_id[:12]) for used in answer)
+            for node, answer in zip(nodes, answers, strict=True)
+            if isinstance(answer, tuple)
+        }
+
+    async def _renew_forever(self) -> None:
+        while True:
+            try:
+                await self.renew()
+            except Exception:
+                log.exception("cluster: renewing this server's lease")
+            await asyncio.sleep(self.lease_s / 3)
 
     async def close(self) -> None:
         """Close the sessions this server opened and still holds; the hosts stay for the cluster."""
         self._closed = True
+        if self._renewing is not None:
+            self._renewing.cancel()
         open_sessions, self._open = list(self._open), set()
         await asyncio.gather(*(s.close() for s in open_sessions), return_exceptions=True)
 
@@ -165,6 +200,7 @@ class RaySandbox:
         self._discovered_at = time.monotonic()
 
     async def _start_host(self, node_id: str, capacity: int) -> _Node:
+        """The node's host, started by the first server to ask (its lease_s is the host's)."""
         name = HOST_PREFIX + node_id
         host: _Host = (
             ray.remote(SandboxHost)
@@ -177,7 +213,7 @@ class RaySandbox:
                 max_concurrency=MAX_CONCURRENT_CALLS,
                 scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False),
             )
-            .remote(self.limits, self.config, capacity)
+            .remote(self.limits, self.config, capacity, self.lease_s)
         )
         await call_actor(host.start.remote(), START_TIMEOUT_S)
         return _Node(node_id, host, name)
@@ -198,10 +234,12 @@ class RaySandbox:
         return [node for _, node in sorted(room, key=lambda pair: pair[0])]
 
 
-async def start_ray_sandbox(limits: Limits, config: SandboxConfig, address: str) -> RaySandbox:
+async def start_ray_sandbox(
+    limits: Limits, config: SandboxConfig, address: str, lease_s: float = LEASE_S
+) -> RaySandbox:
     """A RaySandbox connected to the cluster at address, its sandbox nodes' hosts started; SandboxFailure
     (saying what to do) where the cluster has none."""
-    sandbox = RaySandbox(limits, config, address)
+    sandbox = RaySandbox(limits, config, address, lease_s)
     try:
         await sandbox.start()
     except BaseException:
@@ -259,8 +297,12 @@ class RaySession:
                 log.debug("cluster: closing session %s: %s", self.ref, exc)
 
     def keep(self) -> None:
-        """Hand the session over to the cluster (a kept session): closing this server leaves it open."""
+        """Hand the session over to the cluster (a kept session): closing this server, or its lease
+        running out, leaves it open."""
         self._sandbox._forget(self)
+        if not self._node.lost and self._node.host is not None:
+            # Ordered after the open that made it: nothing to wait for.
+            self._node.host.keep.remote(self.ref.number)
 
     async def _call(self, send: Any, timeout_s: float) -> Any:
         if self._node.lost or self._node.host is None:

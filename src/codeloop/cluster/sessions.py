@@ -15,8 +15,8 @@ from typing import Any
 
 import ray
 
-from codeloop.cluster.directory import NAME, SessionDirectory
-from codeloop.cluster.sandbox import CONTROL_TIMEOUT_S, NAMESPACE, RaySandbox, SessionRef, call_actor
+from codeloop.cluster.directory import directory_actor, ready_directory
+from codeloop.cluster.sandbox import CONTROL_TIMEOUT_S, RaySandbox, SessionRef, call_actor
 from codeloop.errors import Aborted, InvalidRequest, NotFound, QuotaExceeded, SessionLost
 from codeloop.owners import is_key
 from codeloop.sandbox.base import Sandbox
@@ -24,7 +24,6 @@ from codeloop.server.sessions import HEADER, NEW, Lease, SessionStore
 
 log = logging.getLogger("codeloop.cluster")
 
-HEAD_NODE = "node:__internal_head__"  # the resource only the head node has: the directory lives there
 EXPIRE_EVERY_S = 5.0  # the most often one server sweeps the directory for expired sessions
 BUSY_FOR_S = 3600.0  # a request holding a session longer than this is taken to have died with its server
 
@@ -49,7 +48,7 @@ class ClusterSessionStore(SessionStore):
 
     async def acquire(self, key: str, owner: str) -> Lease:
         await self._expire()
-        directory = self._open_directory()
+        directory = await self._ready_directory()
         if key == NEW:
             refusal = await call_actor(
                 directory.reserve.remote(owner, is_key(owner), self._max, self._max_per_key),
@@ -106,7 +105,7 @@ class ClusterSessionStore(SessionStore):
         if time.monotonic() - self._expired_at < min(self._ttl_s / 4, EXPIRE_EVERY_S):
             return
         self._expired_at = time.monotonic()
-        directory = self._open_directory()
+        directory = await self._ready_directory()
         stale: list[SessionRef] = await call_actor(directory.expire.remote(self._ttl_s), CONTROL_TIMEOUT_S)
         sessions = [await self._cluster.session_for(ref) for ref in stale]
         closing = await asyncio.gather(*(s.close() for s in sessions), return_exceptions=True)
@@ -117,20 +116,15 @@ class ClusterSessionStore(SessionStore):
             await self._refresh_counts()
 
     async def _refresh_counts(self) -> None:
-        self._counts = await call_actor(self._open_directory().counts_by_owner.remote(), CONTROL_TIMEOUT_S)
+        directory = await self._ready_directory()
+        self._counts = await call_actor(directory.counts_by_owner.remote(), CONTROL_TIMEOUT_S)
+
+    async def _ready_directory(self) -> Any:
+        if self._directory is None:
+            self._directory = await ready_directory()
+        return self._directory
 
     def _open_directory(self) -> Any:
         if self._directory is None:
-            self._directory = (
-                ray.remote(SessionDirectory)
-                .options(
-                    name=NAME,
-                    namespace=NAMESPACE,
-                    get_if_exists=True,
-                    lifetime="detached",
-                    num_cpus=0,
-                    resources={HEAD_NODE: 0.001},
-                )
-                .remote()
-            )
+            self._directory = directory_actor()
         return self._directory

@@ -7,7 +7,9 @@ when touched and by purge_expired().
 
 A store may be shared: one directory (a network filesystem) under several servers, Serve replicas
 say. Then the records on disk are the truth: each call first takes in what the others wrote and drops
-what they removed, and nothing is taken for a leftover, since another server may be mid-write.
+what they removed, and nothing is taken for a leftover, since another server may be mid-write. A
+file is admitted under an exclusive lock on the directory (fcntl.flock on its .lock file), from the
+quota check to its record's write, so two servers storing at once never both take the last room.
 
 Each file belongs to its owner (owners.py), as Gemini's belong to a project: ids are the owner's own,
 and every lookup takes the owner, so another owner's file is NotFound as if it did not exist. On disk
@@ -19,6 +21,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -27,7 +31,7 @@ import secrets
 import shutil
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,6 +52,7 @@ SOURCES = frozenset({"UPLOADED", "GENERATED"})
 DEFAULT_PAGE_SIZE = 10
 MAX_PAGE_SIZE = 100
 STAGING = ".tmp"  # ids never start with a dot, so this name cannot clash with a file's
+LOCK = ".lock"  # in a shared store, held by the server admitting a file
 _READ_CHUNK = 1 << 20
 
 
@@ -186,7 +191,7 @@ class FileStore:
                 raise file_too_large(self.max_file_bytes)
             with map_disk_full():
                 sha256 = _digest_and_sync(blob)
-            with self._lock:
+            with self._lock, self._admitting():
                 self._refresh_locked()
                 self._purge_locked()
                 if file_id is None:
@@ -278,6 +283,21 @@ class FileStore:
         staging = self.root / STAGING
         staging.mkdir(parents=True, exist_ok=True, mode=0o700)
         return staging / secrets.token_hex(16)
+
+    @contextlib.contextmanager
+    def _admitting(self) -> Iterator[None]:
+        """In a shared store, this server alone between reading what is stored and writing a new
+        record: the quota check and the charge it allows are one step across servers."""
+        if not self.shared:
+            yield
+            return
+        self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with open(self.root / LOCK, "a+b") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     def _load(self) -> dict[tuple[str, str], StoredFile]:
         """The records on disk, charged to their owners; leftovers of interrupted writes are removed."""

@@ -24,6 +24,7 @@ class SessionMemory:
 
     session: int  # the sandbox's own number for the session, never a kept session's id
     bytes: int
+    node: str = ""  # on a cluster, the node it lives on: numbers are each node's own
 
 
 class Session(Protocol):

@@ -18,6 +18,7 @@ from codeloop.server.access import AccessMiddleware
 from codeloop.server.auth import api_keys
 from codeloop.server.body import BodyDeadlineMiddleware
 from codeloop.server.interactions.store import InteractionStore
+from codeloop.server.interactions.threads import Threads
 from codeloop.server.limits import ConcurrencyLimiter
 from codeloop.server.metrics import Metrics
 from codeloop.server.routes import files, generate, health, interactions, metrics, models, playground
@@ -38,14 +39,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         stored_files, uploads = open_file_stores(settings)
         async with open_runtime(settings, registry) as runtime:
             sessions = open_session_store(runtime.sandbox, settings)
-            stored_interactions = InteractionStore(
-                runtime.sandbox,
-                ttl_s=settings.session_idle_timeout,
-                max_records=settings.max_interactions,
-                max_per_key=settings.max_interactions_per_key,
-                max_background_per_key=settings.max_concurrent_per_key or None,
-                max_history_bytes=settings.max_request_bytes,
-            )
+            stored_interactions = open_interaction_store(runtime.sandbox, settings)
             sweeping = asyncio.create_task(
                 sweep(
                     [stored_files.purge_expired, uploads.purge_expired],
@@ -123,6 +117,30 @@ def open_session_store(sandbox: Sandbox, settings: Settings) -> SessionStore:
         max_sessions=settings.max_kept_sessions,
         max_per_key=settings.max_kept_sessions_per_key,
     )
+
+
+def open_interaction_store(sandbox: Sandbox, settings: Settings) -> InteractionStore:
+    """Stored interactions in this process; with a shared data directory, on disk there for every
+    server, their interpreters on the cluster's nodes when there is one."""
+    caps = (
+        settings.session_idle_timeout,
+        settings.max_interactions,
+        settings.max_interactions_per_key,
+        settings.max_concurrent_per_key or None,
+        settings.max_request_bytes,
+    )
+    if not settings.shared_data_dir:
+        return InteractionStore(sandbox, *caps)
+    from codeloop.server.interactions.shared import SharedInteractionStore
+
+    threads: Threads | None = None
+    if settings.ray is not None:
+        from codeloop.cluster.sandbox import RaySandbox
+        from codeloop.cluster.threads import ClusterThreads
+
+        assert isinstance(sandbox, RaySandbox)
+        threads = ClusterThreads(sandbox)
+    return SharedInteractionStore(settings.data_dir / "interactions", sandbox, *caps, threads=threads)
 
 
 def open_file_stores(settings: Settings) -> tuple[FileStore, UploadStore]:

@@ -102,5 +102,6 @@ class SandboxCollector(Collector):
             labels=["session"],
         )
         for used in sandbox.session_memory():
-            memory.add_metric([str(used.session)], used.bytes)
+            label = f"{used.node}/{used.session}" if used.node else str(used.session)
+            memory.add_metric([label], used.bytes)
         yield memory

@@ -11,10 +11,13 @@ from codeloop.wire.interactions.events import EventBody
 
 
 class EventLog:
-    def __init__(self) -> None:
-        self._events: list[EventBody] = []
+    def __init__(self, events: list[EventBody] | None = None, closed: bool = False) -> None:
+        self._events: list[EventBody] = list(events or ())
         self._grown = asyncio.Event()
-        self.closed = False
+        self.closed = closed
+
+    def events(self) -> list[EventBody]:
+        return list(self._events)
 
     def __len__(self) -> int:
         return len(self._events)

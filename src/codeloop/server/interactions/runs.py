@@ -36,12 +36,16 @@ async def drive(record: Record, trail: AsyncGenerator[Returned, None], leased: b
     record.log.add(events.created(record.interaction()))
     writer = StepWriter(first_index=len(record.request.input))
     record.output = writer.steps
+    record.changed()
     ending = Ending("failed", errors=[InteractionError(code="INTERNAL", message="The run ended unfinished.")])
     try:
         async with contextlib.aclosing(trail):
             async for event in trail:
-                for body in writer.feed(event):
+                fed = writer.feed(event)
+                for body in fed:
                     record.log.add(body)
+                if any(body["event_type"] == "step.stop" for body in fed):
+                    record.changed()  # a step is whole: what another server's GET shows
                 if isinstance(event, Finished):
                     ending = writer.ending(event)
     except asyncio.CancelledError:
@@ -79,3 +83,4 @@ def _end(record: Record, writer: StepWriter, ending: Ending) -> None:
     record.history_bytes = (record.previous.history_bytes if record.previous else 0) + size
     record.log.add(events.completed(record.interaction()))
     record.log.close()
+    record.changed()

@@ -14,7 +14,7 @@ import asyncio
 import re
 import secrets
 import time
-from collections.abc import Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -23,7 +23,7 @@ from codeloop.errors import Aborted, InvalidRequest, NotFound, QuotaExceeded
 from codeloop.owners import is_key
 from codeloop.sandbox.base import Sandbox
 from codeloop.server.interactions.log import EventLog
-from codeloop.server.interactions.threads import Thread, ThreadSession
+from codeloop.server.interactions.threads import LocalThreads, Thread, Threads, ThreadSession
 from codeloop.wire.interactions.request import CreateInteraction
 from codeloop.wire.interactions.shapes import (
     Interaction,
@@ -57,6 +57,15 @@ class Record:
     updated: datetime = field(default_factory=lambda: datetime.now(UTC))
     last_used: float = field(default_factory=time.monotonic)
     history_bytes: int = 0  # the conversation's size up to and including this interaction
+    # Read back from a shared store: the conversation before it, in place of the chain of `previous`.
+    earlier: list[Step] | None = None
+    previous_id: str | None = None
+    saved: Callable[[Record], None] | None = None  # told of each change, where records are shared
+
+    def changed(self) -> None:
+        """Its status or steps changed: a shared store writes it where every server reads it."""
+        if self.saved is not None:
+            self.saved(self)
 
     @property
     def running(self) -> bool:
@@ -75,8 +84,11 @@ class Record:
         record: Record | None = self
         while record is not None:
             chain.append(record)
+            if record.earlier is not None:
+                break
             record = record.previous
-        return [step for turn in reversed(chain) for step in turn.steps()]
+        earlier = chain[-1].earlier or []
+        return [*earlier, *(step for turn in reversed(chain) for step in turn.steps())]
 
     def interaction(self, include_input: bool = False) -> Interaction:
         body = self.request.body
@@ -86,7 +98,7 @@ class Record:
             model=self.request.model,
             created=timestamp(self.created),
             updated=timestamp(self.updated),
-            previous_interaction_id=self.previous.id if self.previous else None,
+            previous_interaction_id=self.previous.id if self.previous else self.previous_id,
             system_instruction=body.system_instruction,
             tools=body.tools,
             generation_config=body.generation_config,
@@ -107,8 +119,10 @@ class InteractionStore:
         max_per_key: int,
         max_background_per_key: int | None,
         max_history_bytes: int,
+        threads: Threads | None = None,
     ) -> None:
         self._sandbox = sandbox
+        self._threads = threads or LocalThreads(sandbox)
         self._ttl_s = ttl_s
         self._max = max_records
         self._max_per_key = max_per_key
@@ -135,7 +149,7 @@ class InteractionStore:
         if previous is not None:
             self._check_continuable(previous)
         if request.body.background and self._max_background:
-            mine = sum(1 for r in self._running if r.owner == owner and r.background)
+            mine = self._background_running(owner)
             if mine >= self._max_background:
                 raise QuotaExceeded(
                     f"This API key runs {mine} background interactions, as many as it may at once; "
@@ -143,24 +157,30 @@ class InteractionStore:
                 )
         thread = previous.thread if previous is not None else None
         if thread is None and request.code_execution and request.store:
-            thread = Thread(self._sandbox)
+            thread = self._threads.new(owner)
         interaction_id = _new_id()
         session = None
         if thread is not None and request.code_execution:
-            session = thread.take(previous.id if previous is not None else interaction_id)
+            session = await thread.take(previous.id if previous is not None else interaction_id)
+        record = Record(interaction_id, owner, request, previous, thread, stored=request.store)
         try:
-            if request.store:
-                await self._make_room(owner)
+            if record.stored:
+                await self._keep(record)
         except BaseException:
             if thread is not None and session is not None:
                 await thread.give_back()
             raise
-        record = Record(interaction_id, owner, request, previous, thread, stored=request.store)
-        if record.stored:
-            self._records[record.id] = record
-            if thread is not None:
-                thread.holders += 1
         return record, session
+
+    def _background_running(self, owner: str) -> int:
+        return sum(1 for r in self._running if r.owner == owner and r.background)
+
+    async def _keep(self, record: Record) -> None:
+        """Store a new record, once there is room for it (QuotaExceeded where there is none)."""
+        await self._make_room(record.owner)
+        self._records[record.id] = record
+        if record.thread is not None:
+            await record.thread.hold()
 
     async def start(self, record: Record, run: Coroutine[Any, Any, None]) -> None:
         """Run `run` (runs.drive) as the record's task, stopped by cancel, delete and close."""

@@ -1,0 +1,89 @@
+"""Stored interactions on a directory several servers share: two stores over one directory stand for
+two servers. What one writes the other reads; caps, owners and expiry hold across them."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from pathlib import Path
+
+import pytest
+from test_interaction_store import A, B, FakeSandbox, finished, request
+
+from codeloop.errors import NotFound, QuotaExceeded
+from codeloop.owners import ANONYMOUS
+from codeloop.server.interactions.shared import SharedInteractionStore
+
+
+def shared(root: Path, **caps: object) -> SharedInteractionStore:
+    settings: dict = {
+        "ttl_s": 60,
+        "max_records": 10,
+        "max_per_key": 3,
+        "max_background_per_key": 1,
+        "max_history_bytes": 1 << 20,
+    }
+    return SharedInteractionStore(root, FakeSandbox(), **{**settings, **caps})
+
+
+def test_a_record_written_by_one_server_is_read_by_another_its_owners_alone(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        one, other = shared(tmp_path), shared(tmp_path)
+        record = await finished(one, A)
+        record.changed()  # as its run writes it when it ends
+        found = await other.get(A, record.id)
+        assert found is not record
+        assert found.interaction() == record.interaction()
+        for owner in (B, ANONYMOUS):
+            with pytest.raises(NotFound):
+                await other.get(owner, record.id)
+        assert other.counts_by_owner() == {A: 1} and len(other) == 1
+        await other.delete(A, record.id)
+        with pytest.raises(NotFound):
+            await one.get(A, record.id)
+
+    asyncio.run(scenario())
+
+
+def test_a_keys_cap_holds_across_servers_running_ones_never_evicted(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        one, other = shared(tmp_path, max_per_key=2), shared(tmp_path, max_per_key=2)
+        await one.begin(A, request(), None)  # still running
+        await other.begin(A, request(), None)
+        with pytest.raises(QuotaExceeded):
+            await one.begin(A, request(), None)
+        await other.begin(B, request(), None)  # another key's room is its own
+
+    asyncio.run(scenario())
+
+
+def test_the_least_recently_used_finished_record_makes_room_whoever_wrote_it(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        one, other = shared(tmp_path, max_per_key=2), shared(tmp_path, max_per_key=2)
+        first, second = await finished(one, A), await finished(one, A)
+        for record in (first, second):
+            record.changed()
+        past = time.time() - 10
+        os.utime(one._path(A, first.id), (past, past))
+        await other.get(A, first.id)  # read again, through the other: now second is the older
+        await finished(other, A)
+        with pytest.raises(NotFound):
+            await one.get(A, second.id)
+        assert await one.get(A, first.id)
+
+    asyncio.run(scenario())
+
+
+def test_an_unused_record_expires_for_every_server(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        one, other = shared(tmp_path, ttl_s=1), shared(tmp_path, ttl_s=1)
+        record = await finished(one, A)
+        record.changed()
+        past = time.time() - 5
+        os.utime(one._path(A, record.id), (past, past))
+        with pytest.raises(NotFound):
+            await other.get(A, record.id)
+        assert not list(tmp_path.glob("*.json"))
+
+    asyncio.run(scenario())
