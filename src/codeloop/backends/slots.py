@@ -2,9 +2,12 @@
 
 A slot is a sequence id whose cells outlive the request that filled them: a loop iteration's prompt
 extends the previous iteration's prompt and reply, so the next request of the same conversation
-finds them in the slot it used and evaluates only what is new. No conversation id is needed: the
-slot whose cells hold the longest reusable start of the prompt is the conversation's. A request
-that extends none takes an empty slot, or else evicts the idle slot used least recently.
+finds them in the slot it used and evaluates only what is new. No conversation id is needed: a
+slot whose prompt the new prompt extends is the conversation's. A request that extends none takes
+an empty slot, even where an idle slot shares its start (every question shares the system prompt
+with every other): evicting that slot's conversation would cost it its whole prompt at its next
+turn, a fresh slot only this request's system prompt. With no slot empty, the idle slot used least
+recently goes, keeping what it shares with the prompt.
 """
 
 from __future__ import annotations
@@ -33,6 +36,10 @@ class Slot:
         """How many leading tokens of the prompt the slot's cells hold."""
         return held_prefix(np.asarray(self.tokens, dtype=np.intc), prompt)
 
+    def extended_by(self, prompt: Sequence[int]) -> bool:
+        """Whether `prompt` goes on from the prompt these cells were filled for: the same conversation."""
+        return self.chunked > 0 and self.held(prompt) >= self.chunked
+
     def kept(self, prompt: Sequence[int], starts: Sequence[int]) -> int:
         """The cached tokens a request for `prompt` (cut at `starts`) would keep."""
         return reusable_prefix(starts, min(self.held(prompt), self.chunked), len(prompt))
@@ -57,14 +64,22 @@ class SlotTable:
         self._clock = 0
 
     def claim(self, prompt: Sequence[int], starts: Sequence[int], reuse: bool = True) -> Claim | None:
-        """The idle slot that keeps the most of `prompt`; else an empty one; else the least recently
-        used. None when every slot is busy."""
+        """The idle slot of the conversation `prompt` continues; else an empty one; else the least
+        recently used. None when every slot is busy."""
         idle = [slot for slot in self.slots if not slot.busy]
         if not idle:
             return None
         kept = {slot.id: slot.kept(prompt, starts) if reuse else 0 for slot in idle}
-        # Most kept first; then empty slots, so an idle conversation keeps its cells; then the oldest.
-        chosen = max(idle, key=lambda slot: (kept[slot.id], not slot.tokens, -slot.used))
+        ours = {slot.id for slot in idle if reuse and slot.extended_by(prompt)}
+        chosen = max(
+            idle,
+            key=lambda slot: (
+                slot.id in ours,
+                kept[slot.id] if slot.id in ours else 0,
+                not slot.tokens,
+                -slot.used,
+            ),
+        )
         chosen.busy = True
         self._tick(chosen)
         return Claim(chosen, kept[chosen.id], min(chosen.held(prompt), len(prompt) - 1))

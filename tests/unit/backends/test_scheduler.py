@@ -190,6 +190,27 @@ def test_a_new_conversation_takes_an_empty_slot_before_evicting_an_idle_one() ->
     assert c is not None and c.slot is a.slot and c.kept == 0
 
 
+def test_a_question_sharing_only_the_system_prompt_leaves_the_other_conversation_its_slot() -> None:
+    table = SlotTable(range(2))
+    system = [1, 2, 3, 4]
+    first = [*system, 10, 11, 900, 901]
+    a = table.claim(first, [0, 4])
+    assert a is not None
+    a.slot.tokens, a.slot.chunked = [*first, 12, 13], len(first)
+    table.release(a.slot)
+    b = table.claim([*system, 20, 21, 900, 901], [0, 4])
+    assert b is not None and b.slot is not a.slot and b.kept == 0  # an empty slot, not a's
+    b.slot.tokens, b.slot.chunked = [*system, 20, 21, 900, 901, 22], 8
+    table.release(b.slot)
+    # a's next turn finds its slot whole.
+    again = table.claim([*first, 12, 13, 7, 900, 901], [0, 4, 8])
+    assert again is not None and again.slot is a.slot and again.kept == len(first)
+    # With no slot empty, the least recently used goes, keeping the system prompt it shares.
+    table.release(again.slot)
+    c = table.claim([*system, 30, 900, 901], [0, 4])
+    assert c is not None and c.slot is b.slot and c.kept == 4
+
+
 def test_no_slot_when_all_are_busy() -> None:
     table = SlotTable(range(1))
     assert table.claim([1], [0]) is not None
