@@ -10,7 +10,7 @@ import pytest
 
 from codeloop.backends.base import Chat, Message, Sampling
 from codeloop.backends.catalog import QWEN_05B
-from codeloop.backends.embedded import EmbeddedBackend
+from codeloop.backends.embedded import EmbeddedBackend, GenerationStats
 from codeloop.fences import fence
 from codeloop.loop import prompts
 from codeloop.loop.engine import Conversation
@@ -101,7 +101,7 @@ def test_a_question_after_another_reuses_the_system_prompt_from_the_cache() -> N
     if not MODEL_FILE.exists():
         pytest.fail(f"{MODEL_FILE} is missing: `make test` pulls it")
     backend = EmbeddedBackend(QWEN_05B, MODEL_FILE, threads=2)
-    seen = []
+    seen: list[GenerationStats] = []
     backend.on_generation = seen.append
     try:
         greedy(backend, loop_chat("What is 17 factorial?", 4))
