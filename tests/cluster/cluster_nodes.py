@@ -65,8 +65,8 @@ def _started_cluster(sandbox_nodes: int) -> RayCluster:
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     # A small, busy machine: Serve's proxy answers its readiness check slowly at first, and is not to
     # be killed and restarted for it (its processes inherit these from the raylets started here).
-    os.environ.setdefault("RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S", "60")
-    os.environ.setdefault("RAY_SERVE_PROXY_HEALTH_CHECK_TIMEOUT_S", "60")
+    os.environ.setdefault("RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S", "180")
+    os.environ.setdefault("RAY_SERVE_PROXY_HEALTH_CHECK_TIMEOUT_S", "180")
     cluster = Cluster(
         initialize_head=True,
         head_node_args={
