@@ -16,7 +16,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_settings_flags(
         parser,
         *("host", "port", "log_level", "log_format"),
-        *("model", "upstream_url", "threads", "cache_dir", "gemini_aliases"),
+        *("model", "upstream_url", "threads", "slots", "cache_dir", "gemini_aliases"),
         *("exec_timeout", "max_code_blocks", "output_limit"),
         *("compute_first", "ground_numbers", "votes", "result_style"),
         *(
