@@ -100,7 +100,9 @@ def test_greedy_output_does_not_depend_on_the_cache(request_: Chat, befores: dic
 def test_a_question_after_another_reuses_the_system_prompt_from_the_cache() -> None:
     if not MODEL_FILE.exists():
         pytest.fail(f"{MODEL_FILE} is missing: `make test` pulls it")
-    backend = EmbeddedBackend(QWEN_05B, MODEL_FILE, threads=2)
+    # One slot: a new question takes an empty slot while there is one, and the slot of another
+    # conversation (keeping the system prompt they share) only when there is none.
+    backend = EmbeddedBackend(QWEN_05B, MODEL_FILE, threads=2, slots=1)
     seen: list[GenerationStats] = []
     backend.on_generation = seen.append
     try:
