@@ -22,7 +22,6 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
-import fcntl
 import hashlib
 import json
 import os
@@ -37,6 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from codeloop.dirlock import exclusive
 from codeloop.errors import AlreadyExists, InvalidRequest, NotFound, PayloadTooLarge
 from codeloop.files.disk import map_disk_full
 from codeloop.files.quota import Ledger
@@ -292,12 +292,8 @@ class FileStore:
             yield
             return
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
-        with open(self.root / LOCK, "a+b") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
+        with exclusive(self.root / LOCK):
+            yield
 
     def _load(self) -> dict[tuple[str, str], StoredFile]:
         """The records on disk, charged to their owners; leftovers of interrupted writes are removed."""

@@ -24,18 +24,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import json
 import os
 import secrets
 import time
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pydantic
 
+from codeloop.dirlock import exclusive
 from codeloop.errors import NotFound, QuotaExceeded
 from codeloop.owners import ANONYMOUS, KEY_PREFIX, is_key, is_owner
 from codeloop.sandbox.base import Sandbox
@@ -145,7 +144,7 @@ class SharedInteractionStore(InteractionStore):
         """Write the new record once the caps allow it, making room by dropping owner's least recently
         used finished records; their thread ids, to let go. One server at a time (the lock)."""
         evicted: list[str] = []
-        with self._locked():
+        with exclusive(self.root / LOCK):
             while True:
                 files = self._files()
                 mine = [path for path in files if _owner_of(path) == owner]
@@ -277,15 +276,6 @@ class SharedInteractionStore(InteractionStore):
             os.replace(staged, path)
         finally:
             staged.unlink(missing_ok=True)
-
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        with open(self.root / LOCK, "a+b") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def _owner_of(path: Path) -> str:
