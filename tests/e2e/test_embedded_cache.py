@@ -115,3 +115,27 @@ def test_a_question_after_another_reuses_the_system_prompt_from_the_cache() -> N
         assert second.prefill_tokens < second.prompt_tokens - len(system)
     finally:
         asyncio.run(backend.aclose())
+
+
+def test_an_empty_slot_seeded_with_another_slots_system_prompt_writes_what_it_would_alone() -> None:
+    if not MODEL_FILE.exists():
+        pytest.fail(f"{MODEL_FILE} is missing: `make test` pulls it")
+    backend = EmbeddedBackend(QWEN_05B, MODEL_FILE, threads=2, slots=2)
+    seen: list[GenerationStats] = []
+    backend.on_generation = seen.append
+    factorial = loop_chat("What is 17 factorial?", 12)
+    try:
+        text, logits = greedy(backend, factorial)  # an empty cache
+        backend.clear_cache()
+        greedy(backend, FIRST)  # slot 0; the factorial question then takes the empty slot 1
+        again, logits_again = greedy(backend, factorial)
+        slots = backend._scheduler.table.slots
+        assert all(slot.tokens for slot in slots)  # each question in a slot of its own
+        system = backend.llm.tokenize(prompts.CODE_EXECUTION_PROMPT.encode(), add_bos=False)
+        seeded = seen[-1]
+        # Its system prompt was copied from slot 0, not evaluated again.
+        assert seeded.prefill_tokens < seeded.prompt_tokens - len(system)
+        assert again == text
+        assert np.array_equal(logits_again, logits)
+    finally:
+        asyncio.run(backend.aclose())

@@ -57,7 +57,7 @@ class Model(Protocol):
         ...
 
     def share(self, source: int, target: int, tokens: int) -> None:
-        """Let `target` see the first `tokens` positions of `source` (no copy)."""
+        """Make `target`'s cells the first `tokens` positions of `source`'s, and only those."""
         ...
 
     def room(self, sequence: int) -> int:
@@ -222,9 +222,14 @@ class Scheduler:
             assert claim is not None
             self.waiting.popleft()
             job.slot, job.cursor = claim.slot, claim.kept
-            self.model.forget(claim.slot.id, claim.kept)
-            del claim.slot.tokens[claim.kept :]
-            claim.slot.chunked = min(claim.slot.chunked, claim.kept)
+            if claim.donor is not None:  # another slot's cells for the prompt's start, copied
+                self.model.share(claim.donor.id, claim.slot.id, claim.kept)
+                claim.slot.tokens = claim.donor.tokens[: claim.kept]
+                claim.slot.chunked = claim.kept
+            else:
+                self.model.forget(claim.slot.id, claim.kept)
+                del claim.slot.tokens[claim.kept :]
+                claim.slot.chunked = min(claim.slot.chunked, claim.kept)
             job.lanes[0].sequence = claim.slot.id
             for lane in job.forks:
                 lane.sequence = self._fork_ids.pop()

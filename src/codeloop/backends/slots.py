@@ -6,8 +6,12 @@ finds them in the slot it used and evaluates only what is new. No conversation i
 slot whose prompt the new prompt extends is the conversation's. A request that extends none takes
 an empty slot, even where an idle slot shares its start (every question shares the system prompt
 with every other): evicting that slot's conversation would cost it its whole prompt at its next
-turn, a fresh slot only this request's system prompt. With no slot empty, the idle slot used least
-recently goes, keeping what it shares with the prompt.
+turn, a fresh slot only a copy of the system prompt's cells (below). With no slot empty, the idle
+slot used least recently goes, keeping what it shares with the prompt.
+
+A slot taken with less of the prompt than another slot holds (an empty slot, while others hold the
+system prompt) is seeded: the other slot's cells for that start are copied into it, which costs a
+memory copy where evaluating them again costs a forward pass per token.
 """
 
 from __future__ import annotations
@@ -49,11 +53,18 @@ class Slot:
         self.chunked = 0
 
 
+# Fewer reusable tokens than this are evaluated again rather than copied from another slot: the copy
+# moves a whole KV stream (llama.cpp copies between streams whole), tens of milliseconds.
+SEED_MIN_TOKENS = 32
+
+
 @dataclass(frozen=True)
 class Claim:
     slot: Slot
     kept: int  # leading prompt tokens taken from its cells
     held: int  # leading prompt tokens its cells held (those past `kept` are evaluated again)
+    # Another slot whose first `kept` cells are to be copied into this one first (None: its own).
+    donor: Slot | None = None
 
 
 class SlotTable:
@@ -82,7 +93,16 @@ class SlotTable:
         )
         chosen.busy = True
         self._tick(chosen)
-        return Claim(chosen, kept[chosen.id], min(chosen.held(prompt), len(prompt) - 1))
+        held = min(chosen.held(prompt), len(prompt) - 1)
+        donor = self._donor(chosen, prompt, starts) if reuse else None
+        if donor is not None and donor.kept(prompt, starts) >= kept[chosen.id] + SEED_MIN_TOKENS:
+            return Claim(chosen, donor.kept(prompt, starts), min(donor.held(prompt), len(prompt) - 1), donor)
+        return Claim(chosen, kept[chosen.id], held)
+
+    def _donor(self, chosen: Slot, prompt: Sequence[int], starts: Sequence[int]) -> Slot | None:
+        """The other slot, busy or idle, whose computed cells hold the most of the prompt's start."""
+        others = [slot for slot in self.slots if slot is not chosen]
+        return max(others, key=lambda slot: slot.kept(prompt, starts), default=None)
 
     def release(self, slot: Slot) -> None:
         slot.busy = False

@@ -278,3 +278,44 @@ def test_a_job_with_more_lanes_than_the_context_holds_is_refused() -> None:
     run = Run(slots=1, forks=2)
     with pytest.raises(ValueError, match="at most 3 lanes"):
         run.job([1, 2], lanes=4)
+
+
+def test_an_empty_slot_is_seeded_with_the_system_prompt_another_slot_holds() -> None:
+    system = list(range(1, 41))  # longer than SEED_MIN_TOKENS
+    run = Run(slots=2)
+    first = run.job([*system, 50, 51, 900, 901], budget=2)
+    run.until_idle()
+    second = run.job([*system, 60, 61, 900, 901], budget=2)
+    run.until_idle()
+    assert first.slot is not None and second.slot is not None and second.slot is not first.slot
+    assert second.stats.prefill_tokens == 4  # the system prompt came from the first slot
+    assert run.context.held[second.slot.id] == set(range(len(second.prompt) + 1))
+    assert second.slot.tokens[: len(system)] == system
+    # Nothing decoded the system prompt into the second slot: its first decode starts after it.
+    second_rows = [rows for rows in run.context.decodes if rows[0].sequence == second.slot.id]
+    assert second_rows[0][0].position == len(system)
+    # The first conversation keeps its own cells.
+    assert run.context.held[first.slot.id] == set(range(len(first.prompt) + 1))
+
+
+def test_a_short_shared_start_is_evaluated_again_rather_than_copied() -> None:
+    system = [1, 2, 3, 4]
+    run = Run(slots=2)
+    run.job([*system, 50, 51, 900, 901], budget=2)
+    run.until_idle()
+    second = run.job([*system, 60, 61, 900, 901], budget=2)
+    run.until_idle()
+    assert second.stats.prefill_tokens == len(second.prompt)
+
+
+def test_a_busy_slot_seeds_a_new_question_while_it_generates() -> None:
+    system = list(range(1, 41))
+    run = Run(slots=2)
+    long = run.job([*system, 50, 900, 901], budget=50)
+    for _ in range(20):
+        run.scheduler.step()
+    assert long.slot is not None and long.slot.busy
+    other = run.job([*system, 70, 900, 901], budget=2)
+    run.until_idle()
+    assert other.stats.prefill_tokens == 3
+    assert len(written(long)) == 50 and written(other)
