@@ -1,5 +1,6 @@
 """`codeloop serve` run as its users run it: a subprocess on a free loopback port, ready once /healthz
-answers. For tests of the whole program (signals, logs, process trees); live.py runs the app in a thread."""
+answers. For tests of the whole program (signals, logs, process trees); live.py runs the app in a thread.
+Other HTTP servers the tests talk to (an upstream model server) are run the same way."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ import signal
 import socket
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,8 +64,30 @@ def start_serve(
     return served
 
 
-def _up(url: str) -> bool:
+@contextmanager
+def http_process(command: list[str], ready_url: str, within_s: float, log: Path) -> Iterator[None]:
+    """Run an HTTP server process until the block ends, once GET ready_url answers 200. Its stderr
+    goes to a file, `log` (a server may log more than a pipe holds), shown if it exits early."""
+    with log.open("wb") as sink:
+        server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=sink)
     try:
-        return httpx.get(f"{url}/healthz").status_code == 200
+        deadline = time.monotonic() + within_s
+        while not _answers(ready_url):
+            assert server.poll() is None, f"{command[:3]} exited: {log.read_text(errors='replace')[-2000:]}"
+            assert time.monotonic() < deadline, f"{command[:3]} did not answer {ready_url} in {within_s} s"
+            time.sleep(0.2)
+        yield
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _up(url: str) -> bool:
+    return _answers(f"{url}/healthz")
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=5).status_code == 200
     except httpx.TransportError:
         return False

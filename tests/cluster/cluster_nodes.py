@@ -8,7 +8,9 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import ray
@@ -16,6 +18,8 @@ from ray.cluster_utils import Cluster
 
 from codeloop.cluster.host import RESOURCE
 from codeloop.cluster.sandbox import HOST_PREFIX, NAMESPACE
+from codeloop.cluster.serve import app_builder
+from serve_process import free_port
 
 OBJECT_STORE_BYTES = 80 * 1024**2
 SESSIONS_PER_NODE = 4
@@ -110,3 +114,20 @@ def clear_cluster() -> None:
 def stop_cluster(nodes: RayCluster) -> None:
     ray.shutdown()
     nodes.cluster.shutdown()
+
+
+@contextlib.contextmanager
+def serve_app(options: dict[str, Any], data_dir: Path) -> Iterator[str]:
+    """codeloop's Serve app (two replicas of half a CPU, no spare sessions, `options` on top), its
+    proxy on a free loopback port of the head: yields the proxy's URL; shut down after."""
+    from ray import serve
+
+    port = free_port()
+    serve.start(http_options={"host": "127.0.0.1", "port": port}, proxy_location="HeadOnly")
+    defaults = {"preload": "", "spare_sessions": 0, "min_replicas": 2, "max_replicas": 2, "num_cpus": 0.5}
+    app = app_builder({**defaults, "data_dir": str(data_dir), **options})
+    serve.run(app, name="codeloop", route_prefix="/")
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        serve.shutdown()

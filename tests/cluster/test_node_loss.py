@@ -4,10 +4,8 @@ sessions go to the nodes left, and nothing of it is left behind; a node that ret
 from __future__ import annotations
 
 import concurrent.futures
-import os
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,6 +17,7 @@ from codeloop.cluster.directory import NAME
 from codeloop.cluster.sandbox import HOST_PREFIX, NAMESPACE
 from codeloop.settings import Settings
 from live import LiveServer, serving, wait_until
+from processes import alive, descendants
 
 pytestmark = [pytest.mark.ray, pytest.mark.timeout(300)]
 
@@ -49,33 +48,6 @@ def node_of(session_id: str) -> str:
     return node
 
 
-def descendants(pid: int) -> set[int]:
-    """Every process below pid, read from /proc."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(ppid, []).append(int(entry.name))
-    found: set[int] = set()
-    todo = [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.add(child)
-            todo.append(child)
-    return found
-
-
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
-
-
 def test_losing_a_node_mid_block_fails_its_sessions_and_spares_the_rest(
     server: LiveServer, ray_cluster: RayCluster
 ) -> None:
@@ -86,8 +58,8 @@ def test_losing_a_node_mid_block_fails_its_sessions_and_spares_the_rest(
     doomed, survivor = placed[victim.node_id], next(i for n, i in placed.items() if n != victim.node_id)
     host = ray.get_actor(HOST_PREFIX + victim.node_id, namespace=NAMESPACE)
     host_pid: Any = ray.get(host.pid.remote(), timeout=10)
-    processes = descendants(host_pid) | {host_pid}
-    assert len(processes) >= 3  # the host, its zygote, the sessions' interpreters
+    tree = descendants(host_pid) | {host_pid}
+    assert len(tree) >= 3  # the host, its zygote, the sessions' interpreters
 
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
         running = pool.submit(post, server, "import time\ntime.sleep(50)", doomed)
@@ -112,7 +84,7 @@ def test_losing_a_node_mid_block_fails_its_sessions_and_spares_the_rest(
     assert fresh.status_code == 200, fresh.text
     assert node_of(fresh.headers["x-codeloop-session"]) != victim.node_id
     # Nothing of the lost node lives on: its host, zygote and interpreters are all gone.
-    assert wait_until(lambda: not any(alive(pid) for pid in processes), timeout=20)
+    assert wait_until(lambda: not any(alive(pid) for pid in tree), timeout=20)
 
 
 def test_a_node_that_returns_takes_new_sessions(server: LiveServer, ray_cluster: RayCluster) -> None:

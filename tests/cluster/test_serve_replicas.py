@@ -4,15 +4,14 @@ left when the other is killed; a key never reaches another key's session through
 from __future__ import annotations
 
 import io
-import socket
 from collections.abc import Iterator
 
 import httpx
 import pytest
 import ray
-from cluster_nodes import RayCluster
+from cluster_nodes import RayCluster, serve_app
 
-from codeloop.cluster.serve import REPLICA_HEADER, app_builder
+from codeloop.cluster.serve import REPLICA_HEADER
 
 pytestmark = [pytest.mark.ray, pytest.mark.timeout(300)]
 
@@ -31,36 +30,12 @@ def output(response: httpx.Response) -> str:
     return found
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def proxy(ray_cluster: RayCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    from ray import serve
-
-    port = free_port()
-    serve.start(http_options={"host": "127.0.0.1", "port": port}, proxy_location="HeadOnly")
-    app = app_builder(
-        {
-            "model": "scripted",
-            "preload": "",
-            "spare_sessions": 0,
-            "api_keys": ",".join(KEYS),
-            "data_dir": str(tmp_path_factory.mktemp("shared-data")),
-            "min_replicas": 2,
-            "max_replicas": 2,
-            "num_cpus": 0.5,
-        }
-    )
-    serve.run(app, name="codeloop", route_prefix="/")
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        serve.shutdown()
+    with serve_app(
+        {"model": "scripted", "api_keys": ",".join(KEYS)}, tmp_path_factory.mktemp("shared-data")
+    ) as url:
+        yield url
 
 
 def post(url: str, code: str, key: str, session: str) -> httpx.Response:

@@ -4,19 +4,17 @@ execution through Serve's proxy comes back with the code, its result and the fin
 
 from __future__ import annotations
 
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from cluster_nodes import RayCluster
+from cluster_nodes import RayCluster, serve_app
 from openai_stub import FINAL
 
-from codeloop.cluster.serve import REPLICA_HEADER, app_builder
-from serve_process import free_port
+from codeloop.cluster.serve import REPLICA_HEADER
+from serve_process import free_port, http_process
 
 pytestmark = [pytest.mark.ray, pytest.mark.timeout(300)]
 
@@ -24,51 +22,22 @@ HERE = Path(__file__).parent
 
 
 @pytest.fixture(scope="module")
-def upstream() -> Iterator[str]:
+def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     command = [sys.executable, "-m", "uvicorn", "openai_stub:app", "--app-dir", str(HERE)]
-    server = subprocess.Popen([*command, "--port", str(port), "--log-level", "warning"])
+    command += ["--port", str(port), "--log-level", "warning"]
     url = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{url}/models", timeout=5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert server.poll() is None, "the stub upstream exited"
-            assert time.monotonic() < deadline, "the stub upstream did not come up"
-            time.sleep(0.2)
+    log = tmp_path_factory.mktemp("upstream") / "stub.log"
+    with http_process(command, f"{url}/models", within_s=60, log=log):
         yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")
 def proxy(ray_cluster: RayCluster, upstream: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    from ray import serve
-
-    port = free_port()
-    serve.start(http_options={"host": "127.0.0.1", "port": port}, proxy_location="HeadOnly")
-    app = app_builder(
-        {
-            "model": "openai:stub",
-            "upstream_url": upstream,
-            "preload": "",
-            "spare_sessions": 0,
-            "data_dir": str(tmp_path_factory.mktemp("shared-data")),
-            "min_replicas": 2,
-            "max_replicas": 2,
-            "num_cpus": 0.5,
-        }
-    )
-    serve.run(app, name="codeloop", route_prefix="/")
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        serve.shutdown()
+    with serve_app(
+        {"model": "openai:stub", "upstream_url": upstream}, tmp_path_factory.mktemp("shared-data")
+    ) as url:
+        yield url
 
 
 def test_code_execution_on_an_upstream_model_through_the_serve_proxy(proxy: str) -> None:

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 
 import httpx
@@ -16,14 +13,9 @@ from google.genai import types
 from codeloop.backends.catalog import QWEN_05B
 from codeloop.settings import Settings
 from live import LiveServer, serving
+from serve_process import free_port, http_process
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -34,25 +26,10 @@ def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     command = [sys.executable, "-m", "llama_cpp.server", "--model", str(model_file), "--model_alias", "qwen"]
     command += ["--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096", "--chat_format", "chatml"]
-    log = tmp_path_factory.mktemp("upstream") / "server.log"  # a file: llama.cpp logs more than a pipe holds
-    with log.open("wb") as log_file:
-        server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log_file)
     url = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                if httpx.get(f"{url}/models", timeout=5).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert server.poll() is None, log.read_text(errors="replace")[-2000:]
-            assert time.monotonic() < deadline, "llama_cpp.server did not come up"
-            time.sleep(0.5)
+    log = tmp_path_factory.mktemp("upstream") / "server.log"
+    with http_process(command, f"{url}/models", within_s=120, log=log):
         yield url
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 @pytest.fixture(scope="module")

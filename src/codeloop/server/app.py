@@ -17,7 +17,7 @@ from codeloop.server import handlers, openapi
 from codeloop.server.access import AccessMiddleware
 from codeloop.server.auth import api_keys
 from codeloop.server.body import BodyDeadlineMiddleware
-from codeloop.server.interactions.store import InteractionStore
+from codeloop.server.interactions.store import InteractionLimits, InteractionStore
 from codeloop.server.interactions.threads import Threads
 from codeloop.server.limits import ConcurrencyLimiter
 from codeloop.server.metrics import Metrics
@@ -122,15 +122,15 @@ def open_session_store(sandbox: Sandbox, settings: Settings) -> SessionStore:
 def open_interaction_store(sandbox: Sandbox, settings: Settings) -> InteractionStore:
     """Stored interactions in this process; with a shared data directory, on disk there for every
     server, their interpreters on the cluster's nodes when there is one."""
-    caps = (
-        settings.session_idle_timeout,
-        settings.max_interactions,
-        settings.max_interactions_per_key,
-        settings.max_concurrent_per_key or None,
-        settings.max_request_bytes,
+    limits = InteractionLimits(
+        ttl_s=settings.session_idle_timeout,
+        max_records=settings.max_interactions,
+        max_per_key=settings.max_interactions_per_key,
+        max_background_per_key=settings.max_concurrent_per_key or None,
+        max_history_bytes=settings.max_request_bytes,
     )
     if not settings.shared_data_dir:
-        return InteractionStore(sandbox, *caps)
+        return InteractionStore(sandbox, limits)
     from codeloop.server.interactions.shared import SharedInteractionStore
 
     threads: Threads | None = None
@@ -140,7 +140,7 @@ def open_interaction_store(sandbox: Sandbox, settings: Settings) -> InteractionS
 
         assert isinstance(sandbox, RaySandbox)
         threads = ClusterThreads(sandbox)
-    return SharedInteractionStore(settings.data_dir / "interactions", sandbox, *caps, threads=threads)
+    return SharedInteractionStore(settings.data_dir / "interactions", sandbox, limits, threads)
 
 
 def open_file_stores(settings: Settings) -> tuple[FileStore, UploadStore]:

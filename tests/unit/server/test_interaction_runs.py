@@ -13,7 +13,7 @@ from codeloop.loop.events import CodeBlock, CodeResult, Finished, TextDelta, Usa
 from codeloop.owners import ANONYMOUS
 from codeloop.sandbox.base import Session, SessionCounts, SessionMemory
 from codeloop.server.interactions import runs
-from codeloop.server.interactions.store import InteractionStore, Record
+from codeloop.server.interactions.store import InteractionLimits, InteractionStore, Record
 from codeloop.wire.interactions.request import parse_create_request
 from codeloop.wire.response import Returned
 
@@ -36,7 +36,7 @@ class UnusedSandbox:
 
 
 async def begun() -> tuple[InteractionStore, Record, bool]:
-    interactions = InteractionStore(UnusedSandbox(), 60, 10, 10, None, 1 << 20)
+    interactions = InteractionStore(UnusedSandbox(), InteractionLimits(60, 10, 10, None, 1 << 20))
     body = {"model": "m", "input": "Hi", "tools": [{"type": "code_execution"}]}
     record, session = await interactions.begin(ANONYMOUS, parse_create_request(json.dumps(body)), None)
     return interactions, record, session is not None

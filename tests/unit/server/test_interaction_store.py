@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from typing import Any
 
 import pytest
 
@@ -12,7 +13,7 @@ from codeloop.errors import Aborted, InvalidRequest, NotFound, QuotaExceeded
 from codeloop.execution import Execution, Outcome
 from codeloop.owners import ANONYMOUS, key_owner
 from codeloop.sandbox.base import SessionCounts, SessionMemory
-from codeloop.server.interactions.store import InteractionStore, Record
+from codeloop.server.interactions.store import InteractionLimits, InteractionStore, Record
 from codeloop.wire.interactions.request import parse_create_request
 
 A, B = key_owner("a"), key_owner("b")
@@ -53,15 +54,20 @@ class FakeSandbox:
         pass
 
 
-def store(sandbox: FakeSandbox | None = None, **caps: object) -> InteractionStore:
-    settings: dict = {
+def limits(**caps: Any) -> InteractionLimits:
+    """Small caps for tests, `caps` on top."""
+    settings: dict[str, Any] = {
         "ttl_s": 60,
         "max_records": 10,
         "max_per_key": 3,
         "max_background_per_key": 1,
         "max_history_bytes": 1 << 20,
     }
-    return InteractionStore(sandbox or FakeSandbox(), **{**settings, **caps})
+    return InteractionLimits(**{**settings, **caps})
+
+
+def store(sandbox: FakeSandbox | None = None, **caps: Any) -> InteractionStore:
+    return InteractionStore(sandbox or FakeSandbox(), limits(**caps))
 
 
 def request(code: bool = False, **body: object):

@@ -7,24 +7,18 @@ import asyncio
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
-from test_interaction_store import A, B, FakeSandbox, finished, request
+from test_interaction_store import A, B, FakeSandbox, finished, limits, request
 
 from codeloop.errors import NotFound, QuotaExceeded
 from codeloop.owners import ANONYMOUS
 from codeloop.server.interactions.shared import SharedInteractionStore
 
 
-def shared(root: Path, **caps: object) -> SharedInteractionStore:
-    settings: dict = {
-        "ttl_s": 60,
-        "max_records": 10,
-        "max_per_key": 3,
-        "max_background_per_key": 1,
-        "max_history_bytes": 1 << 20,
-    }
-    return SharedInteractionStore(root, FakeSandbox(), **{**settings, **caps})
+def shared(root: Path, **caps: Any) -> SharedInteractionStore:
+    return SharedInteractionStore(root, FakeSandbox(), limits(**caps))
 
 
 def test_a_record_written_by_one_server_is_read_by_another_its_owners_alone(tmp_path: Path) -> None:

@@ -39,7 +39,7 @@ from codeloop.errors import NotFound, QuotaExceeded
 from codeloop.owners import ANONYMOUS, KEY_PREFIX, is_key, is_owner
 from codeloop.sandbox.base import Sandbox
 from codeloop.server.interactions.log import EventLog
-from codeloop.server.interactions.store import _ID, InteractionStore, Record
+from codeloop.server.interactions.store import _ID, InteractionLimits, InteractionStore, Record
 from codeloop.server.interactions.threads import Threads
 from codeloop.wire.interactions.events import dump
 from codeloop.wire.interactions.request import parse_create_request
@@ -54,19 +54,9 @@ EXPIRE_EVERY_S = 5.0  # the most often one server scans the directory for expire
 
 class SharedInteractionStore(InteractionStore):
     def __init__(
-        self,
-        root: Path,
-        sandbox: Sandbox,
-        ttl_s: float,
-        max_records: int,
-        max_per_key: int,
-        max_background_per_key: int | None,
-        max_history_bytes: int,
-        threads: Threads | None = None,
+        self, root: Path, sandbox: Sandbox, limits: InteractionLimits, threads: Threads | None = None
     ) -> None:
-        super().__init__(
-            sandbox, ttl_s, max_records, max_per_key, max_background_per_key, max_history_bytes, threads
-        )
+        super().__init__(sandbox, limits, threads)
         self.root = root
         root.mkdir(parents=True, exist_ok=True, mode=0o700)
         (root / STAGING).mkdir(exist_ok=True, mode=0o700)
@@ -148,8 +138,8 @@ class SharedInteractionStore(InteractionStore):
             while True:
                 files = self._files()
                 mine = [path for path in files if _owner_of(path) == owner]
-                over_key = is_key(owner) and len(mine) >= self._max_per_key
-                if not over_key and len(files) < self._max:
+                over_key = is_key(owner) and len(mine) >= self.limits.max_per_key
+                if not over_key and len(files) < self.limits.max_records:
                     break
                 finished = [(path, data) for path in mine if (data := _read(path)) and not _running(data)]
                 if not finished:
@@ -164,10 +154,10 @@ class SharedInteractionStore(InteractionStore):
         return evicted
 
     async def _expire(self) -> None:
-        if time.monotonic() - self._expired_at < min(self._ttl_s / 4, EXPIRE_EVERY_S):
+        if time.monotonic() - self._expired_at < min(self.limits.ttl_s / 4, EXPIRE_EVERY_S):
             return
         self._expired_at = time.monotonic()
-        deadline = time.time() - self._ttl_s
+        deadline = time.time() - self.limits.ttl_s
         for path in self._files():
             if _mtime(path) >= deadline or path.stem in self._live_stems():
                 continue

@@ -1,11 +1,12 @@
 """Stored interactions: each its owner's, found by id only with its owner's key, kept while in use.
 
-An interaction unused (created, read, continued) for `ttl_s` seconds expires, as a kept session does;
-one still running never does. A key keeps at most `max_per_key` and the server `max_records`: to make
-room, the creating owner's least recently used finished interaction goes, never another key's; when
-all of its interactions are running, the create is refused (429). A key runs at most
-`max_background_per_key` background interactions at once. A conversation continued turn after turn
-keeps its history; past `max_history_bytes` (what one request may carry) it must start anew.
+Within InteractionLimits: an interaction unused (created, read, continued) for `ttl_s` seconds
+expires, as a kept session does; one still running never does. A key keeps at most `max_per_key`
+and the server `max_records`: to make room, the creating owner's least recently used finished
+interaction goes, never another key's; when all of its interactions are running, the create is
+refused (429). A key runs at most `max_background_per_key` background interactions at once. A
+conversation continued turn after turn keeps its history; past `max_history_bytes` (what one request
+may carry) it must start anew.
 """
 
 from __future__ import annotations
@@ -110,24 +111,22 @@ class Record:
         )
 
 
+@dataclass(frozen=True)
+class InteractionLimits:
+    """How long stored interactions live and how many there may be (see the module's docstring)."""
+
+    ttl_s: float
+    max_records: int
+    max_per_key: int
+    max_background_per_key: int | None  # None: no cap
+    max_history_bytes: int
+
+
 class InteractionStore:
-    def __init__(
-        self,
-        sandbox: Sandbox,
-        ttl_s: float,
-        max_records: int,
-        max_per_key: int,
-        max_background_per_key: int | None,
-        max_history_bytes: int,
-        threads: Threads | None = None,
-    ) -> None:
+    def __init__(self, sandbox: Sandbox, limits: InteractionLimits, threads: Threads | None = None) -> None:
         self._sandbox = sandbox
         self._threads = threads or LocalThreads(sandbox)
-        self._ttl_s = ttl_s
-        self._max = max_records
-        self._max_per_key = max_per_key
-        self._max_background = max_background_per_key
-        self._max_history_bytes = max_history_bytes
+        self.limits = limits
         self._records: dict[str, Record] = {}
         self._running: set[Record] = set()  # stored or not: all are cancelled when the server stops
 
@@ -148,9 +147,9 @@ class InteractionStore:
         await self._expire()
         if previous is not None:
             self._check_continuable(previous)
-        if request.body.background and self._max_background:
+        if request.body.background and self.limits.max_background_per_key:
             mine = self._background_running(owner)
-            if mine >= self._max_background:
+            if mine >= self.limits.max_background_per_key:
                 raise QuotaExceeded(
                     f"This API key runs {mine} background interactions, as many as it may at once; "
                     "wait for one to end, or cancel one."
@@ -223,17 +222,17 @@ class InteractionStore:
     def _check_continuable(self, previous: Record) -> None:
         if previous.running:
             raise Aborted(f"Interaction {previous.id} is still in progress; continue it once it has ended.")
-        if previous.history_bytes > self._max_history_bytes:
+        if previous.history_bytes > self.limits.max_history_bytes:
             raise InvalidRequest(
                 f"* previous_interaction_id: the conversation holds {previous.history_bytes} bytes, more "
-                f"than the {self._max_history_bytes} one request may carry; start a new one."
+                f"than the {self.limits.max_history_bytes} one request may carry; start a new one."
             )
 
     async def _make_room(self, owner: str) -> None:
         while True:
             mine = [record for record in self._records.values() if record.owner == owner]
-            over_key = is_key(owner) and len(mine) >= self._max_per_key
-            if not over_key and len(self._records) < self._max:
+            over_key = is_key(owner) and len(mine) >= self.limits.max_per_key
+            if not over_key and len(self._records) < self.limits.max_records:
                 return
             finished = [record for record in mine if not record.running]
             if not finished:
@@ -244,7 +243,7 @@ class InteractionStore:
             await self._drop(min(finished, key=lambda record: record.last_used))
 
     async def _expire(self) -> None:
-        deadline = time.monotonic() - self._ttl_s
+        deadline = time.monotonic() - self.limits.ttl_s
         for record in list(self._stale(deadline)):
             await self._drop(record)
 
