@@ -12,9 +12,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from codeloop.backends.base import Backend
+from codeloop.backends.base import Backend, Chat, Sampling
 from codeloop.backends.registry import Registry
-from codeloop.loop.engine import Engine
+from codeloop.loop.engine import Conversation, Engine
 from codeloop.sandbox.base import Sandbox
 from codeloop.sandbox.factory import start_sandbox
 from codeloop.settings import Settings
@@ -57,6 +57,17 @@ async def _start_sandbox(settings: Settings) -> Sandbox:
     )
 
 
+async def _load(registry: Registry, model: str) -> None:
+    """Load the model, then evaluate the loop's system prompt once where the model keeps a cache
+    (embedded models): the first question then copies those cells instead of waiting for them."""
+    backend = await asyncio.to_thread(registry.resolve, model)
+    if not backend.prefills:
+        return
+    greeting = tuple(Conversation.from_question("Hi").messages)
+    async for _ in backend.stream(Chat(greeting, True, Sampling(temperature=0, seed=0, max_tokens=1))):
+        pass
+
+
 @asynccontextmanager
 async def open_runtime(settings: Settings, registry: Registry | None = None) -> AsyncIterator[Runtime]:
     """registry_for(settings), with the default model loaded, and the sandbox, started; SandboxFailure
@@ -68,7 +79,7 @@ async def open_runtime(settings: Settings, registry: Registry | None = None) -> 
     try:
         # The default model loads (off the event loop) while the sandbox starts: the first answer
         # should wait for neither.
-        loading = asyncio.ensure_future(asyncio.to_thread(registry.resolve, settings.model))
+        loading = asyncio.ensure_future(_load(registry, settings.model))
         try:
             sandbox = await _start_sandbox(settings)
         except BaseException:

@@ -14,6 +14,7 @@ from codeloop.backends.embedded import EmbeddedBackend, GenerationStats
 from codeloop.fences import fence
 from codeloop.loop import prompts
 from codeloop.loop.engine import Conversation
+from codeloop.runtime import open_runtime
 from codeloop.settings import Settings
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
@@ -139,3 +140,22 @@ def test_an_empty_slot_seeded_with_another_slots_system_prompt_writes_what_it_wo
         assert np.array_equal(logits_again, logits)
     finally:
         asyncio.run(backend.aclose())
+
+
+def test_the_first_question_finds_the_system_prompt_evaluated_at_start() -> None:
+    if not MODEL_FILE.exists():
+        pytest.fail(f"{MODEL_FILE} is missing: `make test` pulls it")
+
+    async def first_question() -> tuple[GenerationStats, int]:
+        async with open_runtime(Settings(model="qwen2.5-coder-0.5b", threads=2, preload="")) as runtime:
+            backend = await runtime.backend("qwen2.5-coder-0.5b")
+            assert isinstance(backend, EmbeddedBackend)
+            seen: list[GenerationStats] = []
+            backend.on_generation = seen.append
+            async for _ in backend.stream(loop_chat("What is 17 factorial?", 2)):
+                pass
+            system = backend.llm.tokenize(prompts.CODE_EXECUTION_PROMPT.encode(), add_bos=False)
+            return seen[-1], len(system)
+
+    stats, system = asyncio.run(first_question())
+    assert stats.prefill_tokens < stats.prompt_tokens - system
