@@ -222,10 +222,8 @@ class Scheduler:
             assert claim is not None
             self.waiting.popleft()
             job.slot, job.cursor = claim.slot, claim.kept
-            if claim.donor is not None:  # another slot's cells for the prompt's start, copied
-                self.model.share(claim.donor.id, claim.slot.id, claim.kept)
-                claim.slot.tokens = claim.donor.tokens[: claim.kept]
-                claim.slot.chunked = claim.kept
+            if claim.donor is not None:
+                self._seed(claim.slot, claim.donor, claim.kept)
             else:
                 self.model.forget(claim.slot.id, claim.kept)
                 del claim.slot.tokens[claim.kept :]
@@ -245,10 +243,25 @@ class Scheduler:
             self.running.append(job)
             self._prefill_turns.append(job)
 
+    def _seed(self, slot: Slot, donor: Slot, tokens: int) -> None:
+        """Copy the donor's cells for the first `tokens` prompt positions into the slot."""
+        self.model.share(donor.id, slot.id, tokens)
+        slot.tokens = donor.tokens[:tokens]
+        slot.chunked = tokens
+
     def _prefill(self, job: Job) -> None:
-        """The prompt's next chunk, alone in one llama_decode; after its last, the first tokens."""
+        """The prompt's next chunk, alone in one llama_decode; after its last, the first tokens.
+
+        Where another slot has meanwhile computed more of the prompt's start (a request admitted
+        beside this one with the same system prompt), those cells are copied in instead."""
         assert job.slot is not None
         slot = job.slot
+        donor = self.table.donor(slot, job.prompt, job.starts, job.cursor) if job.reuse else None
+        if donor is not None:
+            kept = donor.kept(job.prompt, job.starts)
+            self._seed(slot, donor, kept)
+            job.stats.prefill_tokens -= kept - job.cursor
+            job.cursor = kept
         end = min([start for start in job.starts if start > job.cursor] + [len(job.prompt)])
         end = min(end, job.cursor + self.chunk)
         last = end == len(job.prompt)

@@ -94,15 +94,19 @@ class SlotTable:
         chosen.busy = True
         self._tick(chosen)
         held = min(chosen.held(prompt), len(prompt) - 1)
-        donor = self._donor(chosen, prompt, starts) if reuse else None
-        if donor is not None and donor.kept(prompt, starts) >= kept[chosen.id] + SEED_MIN_TOKENS:
+        donor = self.donor(chosen, prompt, starts, kept[chosen.id]) if reuse else None
+        if donor is not None:
             return Claim(chosen, donor.kept(prompt, starts), min(donor.held(prompt), len(prompt) - 1), donor)
         return Claim(chosen, kept[chosen.id], held)
 
-    def _donor(self, chosen: Slot, prompt: Sequence[int], starts: Sequence[int]) -> Slot | None:
-        """The other slot, busy or idle, whose computed cells hold the most of the prompt's start."""
-        others = [slot for slot in self.slots if slot is not chosen]
-        return max(others, key=lambda slot: slot.kept(prompt, starts), default=None)
+    def donor(self, slot: Slot, prompt: Sequence[int], starts: Sequence[int], have: int) -> Slot | None:
+        """Another slot, busy or idle, whose computed cells hold at least SEED_MIN_TOKENS more of the
+        prompt's reusable start than the `have` tokens `slot` holds: the one holding the most."""
+        others = [other for other in self.slots if other is not slot]
+        best = max(others, key=lambda other: other.kept(prompt, starts), default=None)
+        if best is None or best.kept(prompt, starts) < have + SEED_MIN_TOKENS:
+            return None
+        return best
 
     def release(self, slot: Slot) -> None:
         slot.busy = False

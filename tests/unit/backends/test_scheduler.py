@@ -68,16 +68,17 @@ class Written:
 class Run:
     """A scheduler over a FakeContext, and the jobs it has finished."""
 
-    def __init__(self, slots: int = 2, forks: int = 2, cells: int = 1000) -> None:
+    def __init__(self, slots: int = 2, forks: int = 2, cells: int = 1000, chunk: int = CHUNK) -> None:
         self.context = FakeContext(cells)
-        self.scheduler = Scheduler(self.context, slots, range(slots, slots + forks), CHUNK)
+        self.chunk = chunk
+        self.scheduler = Scheduler(self.context, slots, range(slots, slots + forks), chunk)
         self.finished: list[tuple[Job, Exception | None]] = []
 
     def job(self, prompt: list[int], budget: int = 3, lanes: int = 1) -> Job:
         outputs = [Written(budget) for _ in range(lanes)]
         job = Job(
             prompt,
-            chunk_starts(prompt, [OPENER], CHUNK),
+            chunk_starts(prompt, [OPENER], self.chunk),
             [Lane(self.context.token, output) for output in outputs],
             lambda error: self.finished.append((job, error)),
         )
@@ -319,3 +320,18 @@ def test_a_busy_slot_seeds_a_new_question_while_it_generates() -> None:
     run.until_idle()
     assert other.stats.prefill_tokens == 3
     assert len(written(long)) == 50 and written(other)
+
+
+def test_questions_arriving_together_evaluate_their_shared_system_prompt_once() -> None:
+    system = list(range(1, 41))
+    run = Run(slots=3, chunk=64)
+    jobs = [run.job([*system, 900, 901, 50 + i, 60 + i], budget=2) for i in range(3)]
+    run.until_idle()
+    first, *others = jobs
+    assert first.stats.prefill_tokens == len(first.prompt)
+    # The others were admitted beside it, with nothing to copy yet; by their turn it had the
+    # system prompt, so they copied it and evaluated only their question.
+    assert [job.stats.prefill_tokens for job in others] == [2, 2]  # what follows the opener
+    system_rows = [rows for rows in run.context.decodes if len(rows) >= len(system)]
+    assert len(system_rows) == 1
+    assert all(written(job) for job in jobs)
