@@ -61,6 +61,11 @@ class Settings(BaseSettings):
         description="Replace a number in the final answer that is a near miss of one the code printed "
         "(a digit dropped or changed) by the printed one.",
     )
+    restore_quotes: bool = Field(
+        True,
+        description="Before a program runs, put back a string the user quoted that the program "
+        "copied with a typo (a near miss, ignoring case), in the case the program wrote it in.",
+    )
     votes: int = Field(
         1,
         ge=1,
@@ -285,7 +290,10 @@ class Settings(BaseSettings):
     @property
     def answer_policy(self) -> AnswerPolicy:
         return AnswerPolicy(
-            compute_first=self.compute_first, ground_numbers=self.ground_numbers, votes=self.votes
+            compute_first=self.compute_first,
+            ground_numbers=self.ground_numbers,
+            restore_quotes=self.restore_quotes,
+            votes=self.votes,
         )
 
     @property

@@ -73,7 +73,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_settings_flags(
         parser,
         *("model", "exec_timeout", "max_code_blocks", "threads", "upstream_url", "insecure_no_sandbox"),
-        *("compute_first", "ground_numbers", "votes", "result_style"),
+        *("compute_first", "ground_numbers", "restore_quotes", "votes", "result_style"),
     )
     parser.set_defaults(run=run)
 

@@ -18,7 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         *("host", "port", "log_level", "log_format"),
         *("model", "upstream_url", "threads", "slots", "cache_dir", "gemini_aliases"),
         *("exec_timeout", "max_code_blocks", "output_limit"),
-        *("compute_first", "ground_numbers", "votes", "result_style"),
+        *("compute_first", "ground_numbers", "restore_quotes", "votes", "result_style"),
         *(
             "data_dir",
             "shared_data_dir",

@@ -88,6 +88,7 @@ async def evaluate(settings: Settings, plan: Plan, watch: Watch) -> Evaluation:
         "insecure_no_sandbox": settings.insecure_no_sandbox,
         "compute_first": settings.compute_first,
         "ground_numbers": settings.ground_numbers,
+        "restore_quotes": settings.restore_quotes,
         "votes": settings.votes,
         "result_style": settings.result_style,
     }

@@ -25,6 +25,7 @@ from codeloop.loop.inputs import FetchFile, InputFiles
 from codeloop.loop.limits import LoopLimits
 from codeloop.loop.live import LiveOutput
 from codeloop.loop.policy import AnswerPolicy
+from codeloop.loop.quotes import restore_quotes
 from codeloop.loop.recital import computes_nothing
 from codeloop.loop.stops import StopScanner
 from codeloop.loop.triage import needs_code
@@ -199,6 +200,8 @@ class _Run:
                 elif isinstance(piece, str):
                     reply.finish = piece
         self.tally.candidates += self.backend.count_tokens(reply.written)
+        if reply.code is not None and self.policy.restore_quotes and self.asked:
+            reply.code = restore_quotes(reply.code, self.asked[-1])
         if reply.call is not None:
             step = self._function_call(reply, reply.call)
         elif reply.code is None:

@@ -486,3 +486,34 @@ def test_closing_the_run_mid_block_cancels_the_block() -> None:
         return session
 
     assert asyncio.run(scenario()).cancelled
+
+
+class TypoBackend(ScriptedBackend):
+    """Copies the user's word with a letter missing into its program, then answers."""
+
+    def reply(self, chat, variant=0):
+        if any(message.role == "tool" for message in chat.messages):
+            return "Done."
+        return '```python\nprint("hipopotamus".upper())\n```\n'
+
+
+def typo_run(policy: AnswerPolicy) -> tuple[list[Event], FakeSandbox]:
+    sandbox = FakeSandbox()
+    engine = Engine(TypoBackend(), sandbox, policy=policy)
+
+    async def collect() -> list[Event]:
+        return [e async for e in engine.run(Conversation.from_question('Uppercase "hippopotamus".'))]
+
+    return asyncio.run(collect()), sandbox
+
+
+def test_a_quoted_string_copied_with_a_typo_runs_as_the_user_wrote_it() -> None:
+    events, sandbox = typo_run(AnswerPolicy())
+    assert sandbox.ran == ['print("hippopotamus".upper())\n']
+    shown = next(e for e in events if isinstance(e, CodeBlock))
+    assert shown.code == sandbox.ran[0]  # the client sees the program that ran
+
+
+def test_quotes_are_left_alone_when_the_policy_says_so() -> None:
+    _, sandbox = typo_run(AnswerPolicy(restore_quotes=False))
+    assert sandbox.ran == ['print("hipopotamus".upper())\n']
