@@ -14,10 +14,10 @@ class AnswerPolicy:
     # A number in the final text that contradicts what the code printed (a digit dropped or
     # changed in restating it) is replaced by the printed one as the text streams.
     ground_numbers: bool = True
-    # Programs written for a question's first block, each run, the answer most of them print
-    # chosen (1: no vote). Needs a backend that writes several continuations at once.
     # A string literal the program computes with that is a near miss of a string the user quoted
     # (a long word misspelled in copying) is put back as the user wrote it before the program runs.
     restore_quotes: bool = True
+    # Programs written for a question's first block, each run, the answer most of them print
+    # chosen (1: no vote). Needs a backend that writes several continuations at once.
     votes: int = 1
     vote_temperature: float = 0.7  # for every program but the first, which follows the request
