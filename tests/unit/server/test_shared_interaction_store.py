@@ -14,7 +14,7 @@ from test_interaction_store import A, B, FakeSandbox, finished, limits, request
 
 from codeloop.errors import NotFound, QuotaExceeded
 from codeloop.owners import ANONYMOUS
-from codeloop.server.interactions.shared import SharedInteractionStore
+from codeloop.server.interactions.shared import ORPHAN_AFTER_S, SERVERS, STOPPED, SharedInteractionStore
 
 
 def shared(root: Path, **caps: Any) -> SharedInteractionStore:
@@ -79,5 +79,42 @@ def test_an_unused_record_expires_for_every_server(tmp_path: Path) -> None:
         with pytest.raises(NotFound):
             await other.get(A, record.id)
         assert not list(tmp_path.glob("*.json"))
+
+    asyncio.run(scenario())
+
+
+def test_a_run_whose_server_stopped_is_failed_and_leaves_its_keys_cap(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        dead, alive = shared(tmp_path, max_per_key=1), shared(tmp_path, max_per_key=1)
+        record, _ = await dead.begin(A, request(), None)  # in progress on `dead`
+        found = await alive.get(A, record.id)
+        assert found.running  # its server beats: still in progress for everyone
+        with pytest.raises(QuotaExceeded):
+            await alive.begin(A, request(), None)
+        assert dead._beating is not None
+        dead._beating.cancel()  # killed: no more heartbeats, nothing cleaned up
+        past = time.time() - ORPHAN_AFTER_S - 1
+        os.utime(tmp_path / SERVERS / dead.server, (past, past))
+        found = await alive.get(A, record.id)
+        assert found.status == "failed" and not found.running
+        assert [(error.code, error.message) for error in found.errors] == [("UNAVAILABLE", STOPPED)]
+        assert found.log.events()[-1] == {
+            "event_type": "error",
+            "error": {"code": "UNAVAILABLE", "message": STOPPED},
+        }
+        await alive.begin(A, request(), None)  # the failed record made room
+        with pytest.raises(NotFound):
+            await alive.get(A, record.id)
+
+    asyncio.run(scenario())
+
+
+def test_a_server_closing_removes_its_heartbeat(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        one = shared(tmp_path)
+        await finished(one, A)
+        assert (tmp_path / SERVERS / one.server).exists()
+        await one.close()
+        assert not (tmp_path / SERVERS / one.server).exists()
 
     asyncio.run(scenario())

@@ -18,6 +18,11 @@ A run stays on the server that started it: its stream is followed there; another
 what is written and ends. A delete through another server removes the record; the run's server
 sees it gone at its next step and stops the run. A cancel through another server asks for it the
 same way (a marker beside the record), and answers with the record as it then stands.
+
+A server with records in progress touches a file of its own every HEARTBEAT_S. A record still in
+progress whose server has been silent for ORPHAN_AFTER_S (it was killed, or its machine went) is
+written as failed by whichever server next reads it: it then expires, and leaves its key's cap, as
+any finished record does.
 """
 
 from __future__ import annotations
@@ -26,9 +31,10 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import secrets
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +47,7 @@ from codeloop.sandbox.base import Sandbox
 from codeloop.server.interactions.log import EventLog
 from codeloop.server.interactions.store import _ID, InteractionLimits, InteractionStore, Record
 from codeloop.server.interactions.threads import Threads
+from codeloop.wire.interactions import events
 from codeloop.wire.interactions.events import dump
 from codeloop.wire.interactions.request import parse_create_request
 from codeloop.wire.interactions.shapes import InteractionError, InteractionUsage, Step
@@ -50,6 +57,11 @@ LOCK = ".lock"
 STAGING = ".tmp"
 CANCEL = ".cancel"  # beside a record: another server asks the run's server to cancel it
 EXPIRE_EVERY_S = 5.0  # the most often one server scans the directory for expired records
+SERVERS = ".servers"  # one heartbeat file per server with records in progress
+HEARTBEAT_S = 5.0
+ORPHAN_AFTER_S = 60.0
+_SERVER_ID = re.compile(r"[0-9a-f]{16}")
+STOPPED = "The server running this interaction stopped before it ended."
 
 
 class SharedInteractionStore(InteractionStore):
@@ -60,7 +72,10 @@ class SharedInteractionStore(InteractionStore):
         self.root = root
         root.mkdir(parents=True, exist_ok=True, mode=0o700)
         (root / STAGING).mkdir(exist_ok=True, mode=0o700)
+        (root / SERVERS).mkdir(exist_ok=True, mode=0o700)
         self._expired_at = float("-inf")
+        self.server = secrets.token_hex(8)  # this server, as its records in progress name it
+        self._beating: asyncio.Task[None] | None = None
 
     def __len__(self) -> int:
         return len(self._files())
@@ -111,18 +126,23 @@ class SharedInteractionStore(InteractionStore):
             assert record.task is not None
             record.task.cancel()
         await asyncio.gather(*(r.task for r in running if r.task), return_exceptions=True)
+        if self._beating is not None:
+            self._beating.cancel()
+            await asyncio.gather(self._beating, return_exceptions=True)
+        (self.root / SERVERS / self.server).unlink(missing_ok=True)
 
     def _background_running(self, owner: str) -> int:
         count = 0
         for path in self._files(owner):
-            data = _read(path)
-            if data and data.get("status") == "in_progress" and data["request"].get("background"):
+            data = self._settled_read(path)
+            if data and _running(data) and data["request"].get("background"):
                 count += 1
         return count
 
     async def _keep(self, record: Record) -> None:
         record.earlier = record.previous.history() if record.previous is not None else []
         record.saved = self._save
+        self._beat()
         evicted = await asyncio.to_thread(self._admit, record.owner, record.id, self._dump(record))
         for thread_id in evicted:
             await self._threads.find(thread_id, record.owner).let_go()
@@ -141,7 +161,9 @@ class SharedInteractionStore(InteractionStore):
                 over_key = is_key(owner) and len(mine) >= self.limits.max_per_key
                 if not over_key and len(files) < self.limits.max_records:
                     break
-                finished = [(path, data) for path in mine if (data := _read(path)) and not _running(data)]
+                finished = [
+                    (path, data) for path in mine if (data := self._settled_read(path)) and not _running(data)
+                ]
                 if not finished:
                     raise QuotaExceeded(
                         f"No room for another stored interaction: this key's {len(mine)} are all "
@@ -161,7 +183,7 @@ class SharedInteractionStore(InteractionStore):
         for path in self._files():
             if _mtime(path) >= deadline or path.stem in self._live_stems():
                 continue
-            data = _read(path)
+            data = self._settled_read(path)
             if data is None or _running(data):
                 continue
             if _unlink(path) and data.get("thread"):
@@ -208,6 +230,7 @@ class SharedInteractionStore(InteractionStore):
             "created": record.created.isoformat(),
             "updated": record.updated.isoformat(),
             "status": record.status,
+            "server": self.server,
             "output": [dump(step) for step in record.output],
             "usage": record.usage.model_dump(mode="json") if record.usage is not None else None,
             "errors": [error.model_dump(mode="json") for error in record.errors],
@@ -218,7 +241,7 @@ class SharedInteractionStore(InteractionStore):
 
     def _load(self, path: Path, owner: str) -> Record | None:
         """The record at path, as another server wrote it: its stream replays and ends."""
-        data = _read(path)
+        data = self._settled_read(path)
         if data is None or data.get("owner") != owner:
             return None
         try:
@@ -243,6 +266,47 @@ class SharedInteractionStore(InteractionStore):
             )
         except (KeyError, TypeError, ValueError):
             return None
+
+    def _beat(self) -> None:
+        """Start touching this server's heartbeat file, once."""
+        if self._beating is not None:
+            return
+        heart = self.root / SERVERS / self.server
+        heart.touch()
+
+        async def beating() -> None:
+            while True:
+                await asyncio.sleep(HEARTBEAT_S)
+                with contextlib.suppress(OSError):
+                    heart.touch()
+
+        self._beating = asyncio.create_task(beating())
+
+    def _settled_read(self, path: Path) -> dict[str, Any] | None:
+        """The record at path; one in progress on a server silent for ORPHAN_AFTER_S is written as
+        failed first (under the lock, so that two readers write it once)."""
+        data = _read(path)
+        if data is None or not self._orphaned(data):
+            return data
+        with exclusive(self.root / LOCK):
+            data = _read(path)
+            if data is None or not self._orphaned(data):
+                return data
+            data["status"] = "failed"
+            data["updated"] = datetime.now(UTC).isoformat()
+            data["errors"] = [*data.get("errors", []), {"code": "UNAVAILABLE", "message": STOPPED}]
+            data["events"] = [*data.get("events", []), events.error("UNAVAILABLE", STOPPED)]
+            self._write(path, json.dumps(data, ensure_ascii=False).encode())
+        return data
+
+    def _orphaned(self, data: dict[str, Any]) -> bool:
+        server = data.get("server")
+        if not _running(data) or server == self.server:
+            return False
+        if not isinstance(server, str) or not _SERVER_ID.fullmatch(server):
+            return True
+        beat = _mtime(self.root / SERVERS / server)  # inf: no heartbeat file, the server has gone
+        return beat == float("inf") or time.time() - beat > ORPHAN_AFTER_S
 
     def _path(self, owner: str, interaction_id: str) -> Path:
         name = f"{owner.removeprefix(KEY_PREFIX)}.{interaction_id}" if is_key(owner) else interaction_id
