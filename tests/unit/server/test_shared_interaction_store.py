@@ -118,3 +118,20 @@ def test_a_server_closing_removes_its_heartbeat(tmp_path: Path) -> None:
         assert not (tmp_path / SERVERS / one.server).exists()
 
     asyncio.run(scenario())
+
+
+@pytest.mark.timeout(30)
+def test_a_create_is_the_first_to_find_a_stopped_servers_run(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        dead, alive = shared(tmp_path, max_per_key=1), shared(tmp_path, max_per_key=1)
+        record, _ = await dead.begin(A, request(), None)
+        assert dead._beating is not None
+        dead._beating.cancel()
+        past = time.time() - ORPHAN_AFTER_S - 1
+        os.utime(tmp_path / SERVERS / dead.server, (past, past))
+        # The cap check reads the stopped run under the directory's lock: failed, then evicted.
+        await asyncio.wait_for(alive.begin(A, request(), None), timeout=10)
+        with pytest.raises(NotFound):
+            await alive.get(A, record.id)
+
+    asyncio.run(scenario())

@@ -162,7 +162,9 @@ class SharedInteractionStore(InteractionStore):
                 if not over_key and len(files) < self.limits.max_records:
                     break
                 finished = [
-                    (path, data) for path in mine if (data := self._settled_read(path)) and not _running(data)
+                    (path, data)
+                    for path in mine
+                    if (data := self._settled_read_locked(path)) and not _running(data)
                 ]
                 if not finished:
                     raise QuotaExceeded(
@@ -289,14 +291,18 @@ class SharedInteractionStore(InteractionStore):
         if data is None or not self._orphaned(data):
             return data
         with exclusive(self.root / LOCK):
-            data = _read(path)
-            if data is None or not self._orphaned(data):
-                return data
-            data["status"] = "failed"
-            data["updated"] = datetime.now(UTC).isoformat()
-            data["errors"] = [*data.get("errors", []), {"code": "UNAVAILABLE", "message": STOPPED}]
-            data["events"] = [*data.get("events", []), events.error("UNAVAILABLE", STOPPED)]
-            self._write(path, json.dumps(data, ensure_ascii=False).encode())
+            return self._settled_read_locked(path)
+
+    def _settled_read_locked(self, path: Path) -> dict[str, Any] | None:
+        """_settled_read, for a caller that holds the directory's lock."""
+        data = _read(path)
+        if data is None or not self._orphaned(data):
+            return data
+        data["status"] = "failed"
+        data["updated"] = datetime.now(UTC).isoformat()
+        data["errors"] = [*data.get("errors", []), {"code": "UNAVAILABLE", "message": STOPPED}]
+        data["events"] = [*data.get("events", []), events.error("UNAVAILABLE", STOPPED)]
+        self._write(path, json.dumps(data, ensure_ascii=False).encode())
         return data
 
     def _orphaned(self, data: dict[str, Any]) -> bool:
