@@ -310,7 +310,7 @@ class SharedInteractionStore(InteractionStore):
         if not _running(data) or server == self.server:
             return False
         if not isinstance(server, str) or not _SERVER_ID.fullmatch(server):
-            return True
+            return False  # written before servers named themselves: left as it was
         beat = _mtime(self.root / SERVERS / server)  # inf: no heartbeat file, the server has gone
         return beat == float("inf") or time.time() - beat > ORPHAN_AFTER_S
 
