@@ -256,9 +256,9 @@ class Scheduler:
         beside this one with the same system prompt), those cells are copied in instead."""
         assert job.slot is not None
         slot = job.slot
-        donor = self.table.donor(slot, job.prompt, job.starts, job.cursor) if job.reuse else None
-        if donor is not None:
-            kept = donor.kept(job.prompt, job.starts)
+        found = self.table.donor(slot, job.prompt, job.starts, job.cursor) if job.reuse else None
+        if found is not None:
+            donor, kept = found
             self._seed(slot, donor, kept)
             job.stats.prefill_tokens -= kept - job.cursor
             job.cursor = kept

@@ -94,17 +94,21 @@ class SlotTable:
         chosen.busy = True
         self._tick(chosen)
         held = min(chosen.held(prompt), len(prompt) - 1)
-        donor = self.donor(chosen, prompt, starts, kept[chosen.id]) if reuse else None
-        if donor is not None:
-            return Claim(chosen, donor.kept(prompt, starts), min(donor.held(prompt), len(prompt) - 1), donor)
+        found = self.donor(chosen, prompt, starts, kept[chosen.id]) if reuse else None
+        if found is not None:
+            donor, donated = found
+            return Claim(chosen, donated, min(donor.held(prompt), len(prompt) - 1), donor)
         return Claim(chosen, kept[chosen.id], held)
 
-    def donor(self, slot: Slot, prompt: Sequence[int], starts: Sequence[int], have: int) -> Slot | None:
+    def donor(
+        self, slot: Slot, prompt: Sequence[int], starts: Sequence[int], have: int
+    ) -> tuple[Slot, int] | None:
         """Another slot, busy or idle, whose computed cells hold at least SEED_MIN_TOKENS more of the
-        prompt's reusable start than the `have` tokens `slot` holds: the one holding the most."""
-        others = [other for other in self.slots if other is not slot]
-        best = max(others, key=lambda other: other.kept(prompt, starts), default=None)
-        if best is None or best.kept(prompt, starts) < have + SEED_MIN_TOKENS:
+        prompt's reusable start than the `have` tokens `slot` holds: the one holding the most, and how
+        many it holds."""
+        offers = [(other, other.kept(prompt, starts)) for other in self.slots if other is not slot]
+        best = max(offers, key=lambda offer: offer[1], default=None)
+        if best is None or best[1] < have + SEED_MIN_TOKENS:
             return None
         return best
 
