@@ -4,6 +4,8 @@ logits, whatever its KV cache held before it."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -24,6 +26,29 @@ PRIMES = (
     "What is the sum of the first 50 prime numbers? Generate and run code for the calculation, "
     "and make sure you get all 50."
 )
+
+
+@pytest.fixture(autouse=True)
+def model_file() -> None:
+    if not MODEL_FILE.exists():
+        pytest.fail(f"{MODEL_FILE} is missing: `make test` pulls it")
+
+
+@contextlib.contextmanager
+def recording(slots: int) -> Iterator[tuple[EmbeddedBackend, list[GenerationStats]]]:
+    """A backend with `slots` slots, and the stats of each generation it runs, in order."""
+    backend = EmbeddedBackend(QWEN_05B, MODEL_FILE, threads=2, slots=slots)
+    seen: list[GenerationStats] = []
+    backend.on_generation = seen.append
+    try:
+        yield backend, seen
+    finally:
+        asyncio.run(backend.aclose())
+
+
+def system_tokens(backend: EmbeddedBackend) -> int:
+    """The loop's system prompt, in tokens."""
+    return len(backend.llm.tokenize(prompts.CODE_EXECUTION_PROMPT.encode(), add_bos=False))
 
 
 def loop_chat(question: str, max_tokens: int) -> Chat:
@@ -84,8 +109,6 @@ UNRELATED = Chat(
     ids=["first prompt", "second prompt"],
 )
 def test_greedy_output_does_not_depend_on_the_cache(request_: Chat, befores: dict[str, Chat]) -> None:
-    if not MODEL_FILE.exists():
-        pytest.fail(f"{MODEL_FILE} is missing: `make test` pulls it")
     backend = EmbeddedBackend(QWEN_05B, MODEL_FILE, threads=2)
     try:
         text, logits = greedy(backend, request_)  # the first request: an empty cache
@@ -99,53 +122,34 @@ def test_greedy_output_does_not_depend_on_the_cache(request_: Chat, befores: dic
 
 
 def test_a_question_after_another_reuses_the_system_prompt_from_the_cache() -> None:
-    if not MODEL_FILE.exists():
-        pytest.fail(f"{MODEL_FILE} is missing: `make test` pulls it")
     # One slot: a new question takes an empty slot while there is one, and the slot of another
     # conversation (keeping the system prompt they share) only when there is none.
-    backend = EmbeddedBackend(QWEN_05B, MODEL_FILE, threads=2, slots=1)
-    seen: list[GenerationStats] = []
-    backend.on_generation = seen.append
-    try:
+    with recording(slots=1) as (backend, seen):
         greedy(backend, loop_chat("What is 17 factorial?", 4))
         greedy(backend, FIRST)
         first, second = seen
-        system = backend.llm.tokenize(prompts.CODE_EXECUTION_PROMPT.encode(), add_bos=False)
         assert first.prefill_tokens == first.prompt_tokens  # an empty cache
         # Only the question is evaluated again: the system prompt's chunk comes from the cache.
-        assert second.prefill_tokens < second.prompt_tokens - len(system)
-    finally:
-        asyncio.run(backend.aclose())
+        assert second.prefill_tokens < second.prompt_tokens - system_tokens(backend)
 
 
 def test_an_empty_slot_seeded_with_another_slots_system_prompt_writes_what_it_would_alone() -> None:
-    if not MODEL_FILE.exists():
-        pytest.fail(f"{MODEL_FILE} is missing: `make test` pulls it")
-    backend = EmbeddedBackend(QWEN_05B, MODEL_FILE, threads=2, slots=2)
-    seen: list[GenerationStats] = []
-    backend.on_generation = seen.append
     factorial = loop_chat("What is 17 factorial?", 12)
-    try:
+    with recording(slots=2) as (backend, seen):
         text, logits = greedy(backend, factorial)  # an empty cache
         backend.clear_cache()
         greedy(backend, FIRST)  # slot 0; the factorial question then takes the empty slot 1
         again, logits_again = greedy(backend, factorial)
         slots = backend._scheduler.table.slots
         assert all(slot.tokens for slot in slots)  # each question in a slot of its own
-        system = backend.llm.tokenize(prompts.CODE_EXECUTION_PROMPT.encode(), add_bos=False)
         seeded = seen[-1]
         # Its system prompt was copied from slot 0, not evaluated again.
-        assert seeded.prefill_tokens < seeded.prompt_tokens - len(system)
+        assert seeded.prefill_tokens < seeded.prompt_tokens - system_tokens(backend)
         assert again == text
         assert np.array_equal(logits_again, logits)
-    finally:
-        asyncio.run(backend.aclose())
 
 
 def test_the_first_question_finds_the_system_prompt_evaluated_at_start() -> None:
-    if not MODEL_FILE.exists():
-        pytest.fail(f"{MODEL_FILE} is missing: `make test` pulls it")
-
     async def first_question() -> tuple[GenerationStats, int]:
         async with open_runtime(Settings(model="qwen2.5-coder-0.5b", threads=2, preload="")) as runtime:
             backend = await runtime.backend("qwen2.5-coder-0.5b")
@@ -154,8 +158,7 @@ def test_the_first_question_finds_the_system_prompt_evaluated_at_start() -> None
             backend.on_generation = seen.append
             async for _ in backend.stream(loop_chat("What is 17 factorial?", 2)):
                 pass
-            system = backend.llm.tokenize(prompts.CODE_EXECUTION_PROMPT.encode(), add_bos=False)
-            return seen[-1], len(system)
+            return seen[-1], system_tokens(backend)
 
     stats, system = asyncio.run(first_question())
     assert stats.prefill_tokens < stats.prompt_tokens - system
